@@ -1,0 +1,69 @@
+/**
+ * Every setting and limit of the server in one object, with its default.
+ * Units are in the names. `cli.ts` is the only place that fills it from
+ * flags and the environment.
+ */
+
+/** Which storage backend holds documents. */
+export type StorageKind = 'sqlite' | 'postgres' | 'memory'
+
+/** The server's configuration. */
+export interface Config {
+  /** TCP port for HTTP and WebSocket. `PORT`, `--port`. 0 picks a free port. */
+  readonly port: number
+  /** Interface to listen on. `HOST`, `--host`. The default serves this machine only. */
+  readonly host: string
+  /** Storage backend. `STORAGE`, `--storage`. Defaults to 'postgres' when a database URL is set, else 'sqlite'. */
+  readonly storage: StorageKind
+  /** Folder of the SQLite database. `DATA_DIR`, `--data-dir`. */
+  readonly dataDir: string
+  /** PostgreSQL connection string. `DATABASE_URL`, `--database-url`. */
+  readonly databaseUrl: string | null
+  /** SQLite `synchronous` level: 'normal' survives a process crash, 'full' also a power loss. `SQLITE_SYNC`. */
+  readonly sqliteSync: 'normal' | 'full'
+  /** Folder of the built editor to serve at `/`; null serves no editor. */
+  readonly editorDir: string | null
+  /** How often every socket is pinged; a socket that has not answered the previous ping is dropped. */
+  readonly heartbeatIntervalMs: number
+  /** How long an empty document stays in memory. */
+  readonly unloadGraceMs: number
+  /** Most documents in memory at once. */
+  readonly maxRooms: number
+  /** Largest WebSocket message accepted; larger ones close the socket with 1009. */
+  readonly maxMessageBytes: number
+  /** Bytes a connection may have queued unsent (a client that does not read) before it is closed with 1008. */
+  readonly maxBufferedBytes: number
+  /** Bytes a connection may send while its document is still loading. */
+  readonly maxQueuedBytesWhileLoading: number
+  /** Longest room name, in characters. */
+  readonly maxRoomNameLength: number
+  /** Compact a document's stored log once it holds this many updates… */
+  readonly compactAfterUpdates: number
+  /** …or this many bytes. */
+  readonly compactAfterBytes: number
+  /** How long shutdown waits for connections to close after their close frame. */
+  readonly closeTimeoutMs: number
+}
+
+const MiB = 1024 * 1024
+
+/** The defaults, as documented in the README's configuration table. */
+export const defaultConfig: Config = {
+  port: 1234,
+  host: 'localhost',
+  storage: 'sqlite',
+  dataDir: './data',
+  databaseUrl: null,
+  sqliteSync: 'normal',
+  editorDir: null,
+  heartbeatIntervalMs: 30_000,
+  unloadGraceMs: 10_000,
+  maxRooms: 10_000,
+  maxMessageBytes: 16 * MiB,
+  maxBufferedBytes: 32 * MiB,
+  maxQueuedBytesWhileLoading: 16 * MiB,
+  maxRoomNameLength: 200,
+  compactAfterUpdates: 1000,
+  compactAfterBytes: 4 * MiB,
+  closeTimeoutMs: 2_000
+}

@@ -1,0 +1,54 @@
+/**
+ * Stable error codes for everything a connection can do wrong, and the
+ * WebSocket close code each one ends the connection with.
+ */
+
+/** WebSocket close codes the server uses (RFC 6455 §7.4 and the 4xxx private range). */
+export const CloseCode = {
+  /** The server is shutting down or restarting; reconnect. */
+  serviceRestart: 1012,
+  /** A frame or message broke the protocol (unknown type, unexpected message). */
+  protocolError: 1002,
+  /** Binary data expected; a text frame arrived. */
+  unsupportedData: 1003,
+  /** The message decoded but its content is invalid (corrupt update, bad awareness). */
+  invalidPayload: 1007,
+  /** The connection broke a policy: a rate limit, a foreign awareness id, a slow reader. */
+  policyViolation: 1008,
+  /** A message exceeded `maxMessageBytes`. */
+  messageTooBig: 1009,
+  /** Something failed on the server (for instance storage); reconnect later. */
+  internalError: 1011,
+  /** The server is at a limit (rooms, connections); try again later. */
+  tryAgainLater: 1013,
+  /** The document cannot be loaded: its stored data is damaged. The stock client does not retry 44xx codes. */
+  documentUnavailable: 4410,
+  /** The access token expired; fetch a fresh one and reconnect. */
+  tokenExpired: 4401
+} as const
+
+/** Why a client message was rejected. */
+export type ProtocolErrorCode =
+  /** Truncated input, impossible lengths, trailing bytes. */
+  | 'malformed'
+  /** An outer or sync type this server does not know. */
+  | 'unknown-type'
+  /** A message only the server may send. */
+  | 'unexpected'
+  /** A Yjs update or awareness update that fails to decode or apply. */
+  | 'invalid-update'
+
+/** A client message that cannot be accepted. Carries a stable `code`. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError'
+  constructor (readonly code: ProtocolErrorCode, message: string) {
+    super(message)
+  }
+
+  /** The WebSocket close code for this error. */
+  get closeCode (): number {
+    return this.code === 'malformed' || this.code === 'invalid-update'
+      ? CloseCode.invalidPayload
+      : CloseCode.protocolError
+  }
+}

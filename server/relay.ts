@@ -1,0 +1,162 @@
+/**
+ * Wires one relay: an HTTP server that serves the editor and health, a
+ * WebSocket server on the same port for rooms, a room registry over a
+ * document store, and one heartbeat. Everything lives in the returned
+ * object, so one process can run several relays.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { AddressInfo } from 'node:net'
+import { WebSocketServer } from 'ws'
+import { defaultConfig, type Config } from './config.js'
+import { createLogger, type Logger } from './log.js'
+import type { DocStore } from './storage/store.js'
+import { createMemoryStore } from './storage/memory.js'
+import { RoomRegistry } from './rooms/registry.js'
+import { Connection, type ConnectionContext } from './transport/connection.js'
+import { startHeartbeat } from './transport/heartbeat.js'
+import { InvalidRoomNameError, queryParams, roomNameFromUrl } from './transport/room-name.js'
+import { savedQueryParam } from './protocol/messages.js'
+import { serveEditor } from './http/static.js'
+
+/** What `startRelay` takes: any configuration field, plus the pieces it plugs together. */
+export interface RelayOptions extends Partial<Config> {
+  /** Where documents live. Defaults to an in-memory store (nothing survives the process). */
+  readonly store?: DocStore
+  /** Defaults to info-level lines on stderr. */
+  readonly logger?: Logger
+}
+
+/** A running relay. */
+export interface Relay {
+  /** The port actually bound (useful with `port: 0`). */
+  readonly port: number
+  /** `http://host:port` of this relay. */
+  readonly url: string
+  readonly config: Config
+  readonly registry: RoomRegistry
+  /** Open WebSocket connections. */
+  readonly connectionCount: number
+  /**
+   * Stops accepting connections, saves every document, closes every socket
+   * with 1012 (service restart) and frees the port. Does not close the store.
+   */
+  close (): Promise<void>
+}
+
+/** Thrown by `startRelay` when the port is taken. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError'
+}
+
+/**
+ * Starts a relay listening on `host:port`. Rejects with `PortInUseError`
+ * when the port is taken.
+ */
+export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
+  const { store: givenStore, logger: givenLogger, ...settings } = options
+  const config: Config = { ...defaultConfig, ...withoutUndefined(settings) }
+  const logger = givenLogger ?? createLogger()
+  const store = givenStore ?? createMemoryStore()
+  const registry = new RoomRegistry(store, { ...config, logger })
+  const heartbeat = startHeartbeat(config.heartbeatIntervalMs)
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
+  const context: ConnectionContext = { registry, logger, ...config }
+  const editor = config.editorDir ? serveEditor(config.editorDir) : null
+  let nextConnectionId = 0
+  let closing = false
+
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0]
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end()
+      return
+    }
+    if (path === '/healthz') {
+      const body = JSON.stringify({ status: closing ? 'stopping' : 'ok', rooms: registry.size, connections: wss.clients.size })
+      res.writeHead(closing ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
+      return
+    }
+    const served = editor ? editor(req, res, path) : Promise.resolve(false)
+    served.then((done) => {
+      if (!done) res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n')
+    }, (err) => {
+      logger.error('http.error', { path, error: err })
+      if (!res.headersSent) res.writeHead(500).end()
+    })
+  })
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (err) => logger.debug('upgrade.socket-error', { error: err }))
+    if (closing) {
+      rejectUpgrade(socket, 503, 'server is shutting down')
+      return
+    }
+    const url = req.url ?? '/'
+    let room: string
+    try {
+      room = roomNameFromUrl(url, config.maxRoomNameLength)
+    } catch (err) {
+      if (!(err instanceof InvalidRoomNameError)) throw err
+      logger.warn('upgrade.rejected', { status: 400, reason: err.message, address: req.socket.remoteAddress })
+      rejectUpgrade(socket, 400, err.message)
+      return
+    }
+    const params = queryParams(url)
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      heartbeat.track(ws)
+      const grant = { room, readOnly: false, wantsSaved: params.get(savedQueryParam) === '1', address: req.socket.remoteAddress ?? '' }
+      new Connection(++nextConnectionId, ws, grant, context) // eslint-disable-line no-new
+    })
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      heartbeat.stop()
+      reject(err.code === 'EADDRINUSE' ? new PortInUseError(`port ${config.port} on ${config.host} is already in use`) : err)
+    })
+    server.listen(config.port, config.host, () => resolve())
+  })
+  server.on('error', (err) => logger.error('http.server-error', { error: err }))
+  const port = (server.address() as AddressInfo).port
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    config,
+    registry,
+    get connectionCount () { return wss.clients.size },
+    async close () {
+      if (closing) return
+      closing = true
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+      await registry.close()
+      for (const ws of wss.clients) ws.close(1012, 'server shutting down')
+      await waitForSockets(wss, config.closeTimeoutMs)
+      heartbeat.stop()
+      server.closeAllConnections()
+      await stopped
+    }
+  }
+}
+
+function rejectUpgrade (socket: Duplex, status: number, message: string): void {
+  const reason = status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable'
+  const body = `${message}\n`
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+}
+
+/** Waits until every socket finished its close handshake, terminating those still open after `timeoutMs`. */
+async function waitForSockets (wss: WebSocketServer, timeoutMs: number): Promise<void> {
+  const open = [...wss.clients].filter((ws) => ws.readyState !== ws.CLOSED)
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+  await Promise.race([Promise.all(open.map((ws) => new Promise((resolve) => ws.once('close', resolve)))), timeout])
+  clearTimeout(timer)
+  for (const ws of wss.clients) ws.terminate()
+}
+
+function withoutUndefined<T extends object> (value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}

@@ -1,0 +1,45 @@
+/**
+ * The storage interface rooms see. Implementations: `memory.ts` (nothing
+ * survives the process), `sqlite.ts` (the default), `postgres.ts`.
+ */
+
+/** A document as stored: an optional snapshot followed by the updates appended since. */
+export interface StoredDocument {
+  /** Merged state written by the last `replace`, or null if there was none. */
+  readonly snapshot: Uint8Array | null
+  /** Updates appended after the snapshot, oldest first. */
+  readonly updates: Uint8Array[]
+}
+
+/**
+ * Durable storage of Yjs documents as an append-only log per document.
+ *
+ * Writes are ordered: across all documents of one store, the promises that
+ * `append` and `replace` return resolve in the order the calls were made,
+ * each once its write is committed. Implementations group writes made in
+ * the same event-loop turn into one transaction.
+ */
+export interface DocStore {
+  /** Reads a document; a document never written reads as `{snapshot: null, updates: []}`. */
+  load (name: string): Promise<StoredDocument>
+  /** Appends one update to a document's log; resolves once it is durable. */
+  append (name: string, update: Uint8Array): Promise<void>
+  /**
+   * Compaction: `snapshot` replaces the snapshot and every update of `name`
+   * that this store instance loaded or appended before this call. Updates
+   * appended later, or by another process it has not loaded, stay in the log.
+   */
+  replace (name: string, snapshot: Uint8Array): Promise<void>
+  /** Lists stored document names in lexical order. */
+  list (): Promise<string[]>
+  /** Waits for every pending write, then releases the store's resources. */
+  close (): Promise<void>
+}
+
+/** Thrown by `load` when a document's stored bytes cannot be read back. */
+export class CorruptDocumentError extends Error {
+  override readonly name = 'CorruptDocumentError'
+  constructor (readonly document: string, detail: string) {
+    super(`stored data of document "${document}" is damaged: ${detail}`)
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * One client socket in one room: queues what arrives while the room loads,
+ * decodes each message, hands it to the room, and turns every error into a
+ * close code and a log line for this socket alone.
+ */
+import type { WebSocket, RawData } from 'ws'
+import { decodeClientMessage } from '../protocol/messages.js'
+import { CloseCode, ProtocolError } from '../protocol/errors.js'
+import type { Room, RoomConnection } from '../rooms/room.js'
+import { RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
+import { CorruptDocumentError } from '../storage/store.js'
+import type { Logger } from '../log.js'
+
+/** What a connection needs from the relay. */
+export interface ConnectionContext {
+  readonly registry: RoomRegistry
+  readonly logger: Logger
+  /** Bytes queued unsent before a non-reading client is dropped. */
+  readonly maxBufferedBytes: number
+  /** Bytes a client may send before its room has loaded. */
+  readonly maxQueuedBytesWhileLoading: number
+  /** How long to wait for the client to answer a close frame before dropping the socket. */
+  readonly closeTimeoutMs: number
+}
+
+/** How a connection joins: its room and the rights it was granted at upgrade. */
+export interface ConnectionGrant {
+  readonly room: string
+  readonly readOnly: boolean
+  readonly wantsSaved: boolean
+  /** Remote address, for log lines. */
+  readonly address: string
+}
+
+/** A WebSocket taking part in a room. */
+export class Connection implements RoomConnection {
+  readonly readOnly: boolean
+  readonly wantsSaved: boolean
+  private room: Room | null = null
+  private queued: Buffer[] | null = []
+  private queuedBytes = 0
+  private closed = false
+
+  constructor (
+    readonly id: number,
+    private readonly socket: WebSocket,
+    private readonly grant: ConnectionGrant,
+    private readonly context: ConnectionContext
+  ) {
+    this.readOnly = grant.readOnly
+    this.wantsSaved = grant.wantsSaved
+    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary))
+    socket.on('error', (err) => {
+      context.logger.warn('connection.error', { id, room: grant.room, address: grant.address, error: err })
+    })
+    socket.on('close', () => this.onClose())
+    context.registry.join(grant.room, this).then(
+      (room) => this.onJoined(room),
+      (err) => this.onJoinFailed(err)
+    )
+  }
+
+  send (frame: Uint8Array): void {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return
+    if (this.socket.bufferedAmount > this.context.maxBufferedBytes) {
+      this.close(CloseCode.policyViolation, 'not reading: too much data queued')
+      return
+    }
+    this.socket.send(frame)
+  }
+
+  close (code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.queued = null
+    this.context.logger.debug('connection.close', { id: this.id, room: this.grant.room, code, reason })
+    this.socket.close(code, reason)
+    const socket = this.socket
+    setTimeout(() => { if (socket.readyState !== socket.CLOSED) socket.terminate() }, this.context.closeTimeoutMs).unref()
+  }
+
+  private onMessage (data: RawData, isBinary: boolean): void {
+    if (this.closed) return
+    if (!isBinary) {
+      this.reject(CloseCode.unsupportedData, 'text-frame', 'binary messages only')
+      return
+    }
+    const bytes = data as Buffer
+    if (this.queued) {
+      this.queuedBytes += bytes.length
+      if (this.queuedBytes > this.context.maxQueuedBytesWhileLoading) {
+        this.reject(CloseCode.policyViolation, 'queue-full', 'too much data sent while the document loads')
+        return
+      }
+      this.queued.push(bytes)
+      return
+    }
+    this.handle(bytes)
+  }
+
+  private handle (bytes: Buffer): void {
+    const room = this.room as Room
+    try {
+      room.receive(this, decodeClientMessage(bytes), bytes)
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.reject(err.closeCode, err.code, err.message)
+      } else {
+        this.context.logger.error('connection.internal-error', { id: this.id, room: this.grant.room, error: err as Error })
+        this.close(CloseCode.internalError, 'internal error')
+      }
+    }
+  }
+
+  private reject (code: number, error: string, reason: string): void {
+    this.context.logger.warn('connection.rejected', { id: this.id, room: this.grant.room, address: this.grant.address, error, reason, code })
+    this.close(code, reason)
+  }
+
+  private onJoined (room: Room): void {
+    if (this.closed) {
+      this.context.registry.leave(room, this)
+      return
+    }
+    this.room = room
+    const queued = this.queued ?? []
+    this.queued = null
+    for (const bytes of queued) {
+      if (this.closed) break
+      this.handle(bytes)
+    }
+  }
+
+  private onJoinFailed (err: unknown): void {
+    if (err instanceof CorruptDocumentError) {
+      this.context.logger.error('room.corrupt', { room: this.grant.room, error: err })
+      this.close(CloseCode.documentUnavailable, 'document damaged; it was not changed')
+    } else if (err instanceof RoomLimitError) {
+      this.reject(CloseCode.tryAgainLater, 'room-limit', err.message)
+    } else {
+      this.context.logger.error('room.load-failed', { room: this.grant.room, error: err as Error })
+      this.close(CloseCode.internalError, 'document could not be loaded')
+    }
+  }
+
+  private onClose (): void {
+    this.closed = true
+    this.queued = null
+    if (this.room) this.context.registry.leave(this.room, this)
+  }
+}

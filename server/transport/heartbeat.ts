@@ -1,0 +1,41 @@
+import type { WebSocket } from 'ws'
+
+/** One timer that pings every tracked socket. */
+export interface Heartbeat {
+  /** Starts watching a socket; it is dropped once it misses a pong. */
+  track (socket: WebSocket): void
+  /** Stops the timer. */
+  stop (): void
+}
+
+/**
+ * Pings every tracked socket each `intervalMs`; a socket that has not
+ * answered the previous ping by then is terminated. A single timer serves
+ * all sockets.
+ */
+export function startHeartbeat (intervalMs: number): Heartbeat {
+  const alive = new Map<WebSocket, boolean>()
+  const timer = setInterval(() => {
+    for (const [socket, answered] of alive) {
+      if (!answered) {
+        alive.delete(socket)
+        socket.terminate()
+        continue
+      }
+      alive.set(socket, false)
+      socket.ping()
+    }
+  }, intervalMs)
+  timer.unref()
+  return {
+    track (socket) {
+      alive.set(socket, true)
+      socket.on('pong', () => { if (alive.has(socket)) alive.set(socket, true) })
+      socket.once('close', () => alive.delete(socket))
+    },
+    stop () {
+      clearInterval(timer)
+      alive.clear()
+    }
+  }
+}
