@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest'
-import { connectClient, startTestRelay, synced, waitFor } from '../helpers/relay.js'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { connectClient, startTestRelay, synced, waitFor, captureLog, onTeardown, type TestClient } from '../helpers/relay.js'
+import { seededRandom } from '../helpers/random.js'
+import { encodeSyncStep1 } from '../../server/protocol/messages.js'
+
+/** Opens a raw WebSocket to a room and resolves once it is open. */
+async function rawSocket (url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), options)
+  onTeardown(() => socket.terminate())
+  await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
+  return socket
+}
+
+function closeCode (socket: WebSocket): Promise<number> {
+  return new Promise((resolve) => socket.once('close', (code) => resolve(code)))
+}
 
 describe('relay with the stock y-websocket client', () => {
   it('syncs text between two clients', async () => {
@@ -11,5 +27,167 @@ describe('relay with the stock y-websocket client', () => {
     await waitFor(() => b.text.toString() === 'hello')
     b.text.insert(5, ' world')
     await waitFor(() => a.text.toString() === 'hello world')
+  })
+
+  it('converges when five clients edit concurrently at random positions', async () => {
+    const seed = 20261125
+    const random = seededRandom(seed)
+    const relay = await startTestRelay()
+    const clients = Array.from({ length: 5 }, () => connectClient(relay, 'concurrent'))
+    await Promise.all(clients.map((c) => synced(c)))
+    for (let round = 0; round < 40; round++) {
+      for (const client of clients) {
+        const text = client.text
+        if (text.length > 0 && random.next() < 0.3) {
+          const at = random.int(text.length)
+          text.delete(at, Math.min(1 + random.int(3), text.length - at))
+        } else {
+          text.insert(random.int(text.length + 1), random.word(1 + random.int(4)))
+        }
+      }
+      if (round % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
+    }
+    const same = (): boolean => clients.every((c) => c.text.toString() === clients[0].text.toString())
+    await waitFor(() => same() && clients.every((c) => Y.encodeStateVector(c.doc).toString() === Y.encodeStateVector(clients[0].doc).toString()), 15_000, `convergence (seed ${seed})`)
+    expect(clients[0].text.length).toBeGreaterThan(0)
+    const room = relay.registry.get('concurrent')!
+    expect(room.text).toBe(clients[0].text.toString())
+  })
+
+  it('gives a late joiner the full document', async () => {
+    const relay = await startTestRelay()
+    const first = connectClient(relay, 'late')
+    await synced(first)
+    first.text.insert(0, 'written before you came')
+    await waitFor(() => relay.registry.get('late')?.text === 'written before you came')
+    const late = connectClient(relay, 'late')
+    await synced(late)
+    await waitFor(() => late.text.toString() === 'written before you came')
+  })
+
+  it('sends offline edits of a reconnecting client to the others', async () => {
+    const relay = await startTestRelay()
+    const a = connectClient(relay, 'offline')
+    const b = connectClient(relay, 'offline')
+    await Promise.all([synced(a), synced(b)])
+    a.provider.disconnect()
+    a.text.insert(0, 'typed offline')
+    a.provider.connect()
+    await waitFor(() => b.text.toString() === 'typed offline')
+  })
+
+  it('removes the awareness of a closed client for the others', async () => {
+    const relay = await startTestRelay()
+    const a = connectClient(relay, 'presence')
+    const b = connectClient(relay, 'presence')
+    await Promise.all([synced(a), synced(b)])
+    a.provider.awareness.setLocalStateField('user', { name: 'Ada' })
+    await waitFor(() => b.provider.awareness.getStates().get(a.doc.clientID)?.user?.name === 'Ada', 10_000, 'presence of a')
+    const late = connectClient(relay, 'presence')
+    await waitFor(() => late.provider.awareness.getStates().get(a.doc.clientID)?.user?.name === 'Ada', 10_000, 'presence for a late joiner')
+    a.provider.destroy()
+    await waitFor(() => !b.provider.awareness.getStates().has(a.doc.clientID), 10_000, 'removal at b')
+    await waitFor(() => !late.provider.awareness.getStates().has(a.doc.clientID), 10_000, 'removal at the late joiner')
+  })
+
+  it('keeps rooms of two relays in one process apart', async () => {
+    const one = await startTestRelay()
+    const two = await startTestRelay()
+    const a = connectClient(one, 'same-name')
+    const b = connectClient(two, 'same-name')
+    await Promise.all([synced(a), synced(b)])
+    a.text.insert(0, 'only on one')
+    await waitFor(() => one.registry.get('same-name')?.text === 'only on one')
+    const c = connectClient(two, 'same-name')
+    await synced(c)
+    expect(b.text.toString()).toBe('')
+    expect(c.text.toString()).toBe('')
+    expect(two.registry.get('same-name')?.text).toBe('')
+  })
+
+  it('does not echo an update to its sender', async () => {
+    const relay = await startTestRelay()
+    const a = connectClient(relay, 'echo')
+    const b = connectClient(relay, 'echo')
+    await Promise.all([synced(a), synced(b)])
+    let echoed = 0
+    a.doc.on('update', (_update: Uint8Array, origin: unknown) => { if (origin === a.provider) echoed++ })
+    a.text.insert(0, 'x')
+    await waitFor(() => b.text.toString() === 'x')
+    b.text.insert(1, 'y')
+    await waitFor(() => a.text.toString() === 'xy')
+    expect(echoed).toBe(1)
+  })
+
+  it('unloads a room after its last client leaves and the grace period passes', async () => {
+    const relay = await startTestRelay({ unloadGraceMs: 50 })
+    const a: TestClient = connectClient(relay, 'unload')
+    await synced(a)
+    a.text.insert(0, 'kept')
+    await waitFor(() => relay.registry.get('unload')?.text === 'kept')
+    a.provider.destroy()
+    await waitFor(() => relay.registry.size === 0, 5_000, 'unload')
+    const b = connectClient(relay, 'unload')
+    await synced(b)
+    await waitFor(() => b.text.toString() === 'kept')
+  })
+})
+
+describe('relay rejects bad requests', () => {
+  it('answers 400 to an upgrade with an invalid room name', async () => {
+    const { logger, lines } = captureLog()
+    const relay = await startTestRelay({ logger })
+    for (const path of ['/', '/%E0%A4%A', '/a%00b', `/${'x'.repeat(201)}`, '/a<b>']) {
+      const socket = new WebSocket(relay.url.replace(/^http/, 'ws') + path)
+      socket.on('error', () => {})
+      const status = await new Promise<number>((resolve) => {
+        socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+        socket.once('open', () => resolve(101))
+      })
+      socket.terminate()
+      expect(status, path).toBe(400)
+    }
+    expect(lines.filter((l) => l.includes('upgrade.rejected')).length).toBe(5)
+  })
+
+  it('closes a connection that sends a text frame with 1003 and one that sends garbage with 1002/1007, and the room carries on', async () => {
+    const { logger, lines } = captureLog()
+    const relay = await startTestRelay({ logger })
+    const witness = connectClient(relay, 'bad-input')
+    const writer = connectClient(relay, 'bad-input')
+    await Promise.all([synced(witness), synced(writer)])
+    writer.text.insert(0, 'safe')
+    await waitFor(() => witness.text.toString() === 'safe')
+
+    const text = await rawSocket(`${relay.url}/bad-input`)
+    const textClosed = closeCode(text)
+    text.send('hello')
+    expect(await textClosed).toBe(1003)
+
+    const unknown = await rawSocket(`${relay.url}/bad-input`)
+    const unknownClosed = closeCode(unknown)
+    unknown.send(Uint8Array.of(42))
+    expect(await unknownClosed).toBe(1002)
+
+    const corrupt = await rawSocket(`${relay.url}/bad-input`)
+    const corruptClosed = closeCode(corrupt)
+    corrupt.send(Uint8Array.of(0, 2, 5, 1, 2, 3, 4, 5))
+    expect(await corruptClosed).toBe(1007)
+
+    writer.text.insert(4, ' and sound')
+    await waitFor(() => witness.text.toString() === 'safe and sound')
+    expect(relay.registry.get('bad-input')!.text).toBe('safe and sound')
+    expect(lines.filter((l) => l.includes('connection.rejected')).length).toBe(3)
+  })
+
+  it('terminates a socket that stops answering pings', async () => {
+    const relay = await startTestRelay({ heartbeatIntervalMs: 50 })
+    const silent = await rawSocket(`${relay.url}/heartbeat`, { autoPong: false })
+    silent.send(encodeSyncStep1(Uint8Array.of(0)))
+    const code = await closeCode(silent)
+    expect(code).toBe(1006)
+    const answering = await rawSocket(`${relay.url}/heartbeat`)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(answering.readyState).toBe(WebSocket.OPEN)
   })
 })
