@@ -43,6 +43,36 @@ export interface Config {
   readonly compactAfterBytes: number
   /** How long shutdown waits for connections to close after their close frame. */
   readonly closeTimeoutMs: number
+  /** HMAC secret for access tokens (≥ 32 characters). `AUTH_SECRET`. Null, with no public key, runs the server open. */
+  readonly authSecret: string | null
+  /** PEM public key that verifies access tokens issued elsewhere. `AUTH_PUBLIC_KEY` (or `AUTH_PUBLIC_KEY_FILE`). */
+  readonly authPublicKeyPem: string | null
+  /** Lifetime of the session tokens the editor obtains for a link token. */
+  readonly sessionTokenTtlSeconds: number
+  /** Lifetime of the links the Share button makes. */
+  readonly shareTokenTtlSeconds: number
+  /** Browser origins allowed to open WebSockets; null allows any. `ALLOWED_ORIGINS` (comma-separated). */
+  readonly allowedOrigins: readonly string[] | null
+  /** Most open WebSocket connections. */
+  readonly maxConnections: number
+  /** Most open WebSocket connections from one remote address. */
+  readonly maxConnectionsPerAddress: number
+  /** Messages a connection may send per second, sustained… */
+  readonly maxMessagesPerSecond: number
+  /** …and in a burst. Above either, it is closed with 1008. */
+  readonly maxMessageBurst: number
+  /** Bytes a connection may send per second, sustained… */
+  readonly maxBytesPerSecond: number
+  /** …and in a burst. */
+  readonly maxByteBurst: number
+  /** Largest stored size of a document (snapshot plus log); an update beyond it is refused with 1009. */
+  readonly maxDocumentBytes: number
+  /** Awareness client ids one connection may introduce; more close it with 1008. */
+  readonly maxAwarenessClientsPerConnection: number
+  /** Bytes of updates waiting for missing dependencies a room holds; more close the sender with 1008. */
+  readonly maxPendingBytesPerRoom: number
+  /** Time an HTTP or upgrade request has to send its headers (slowloris protection). */
+  readonly requestHeadersTimeoutMs: number
 }
 
 const MiB = 1024 * 1024
@@ -65,5 +95,20 @@ export const defaultConfig: Config = {
   maxRoomNameLength: 200,
   compactAfterUpdates: 1000,
   compactAfterBytes: 4 * MiB,
-  closeTimeoutMs: 2_000
+  closeTimeoutMs: 2_000,
+  authSecret: null,
+  authPublicKeyPem: null,
+  sessionTokenTtlSeconds: 15 * 60,
+  shareTokenTtlSeconds: 7 * 24 * 3600,
+  allowedOrigins: null,
+  maxConnections: 20_000,
+  maxConnectionsPerAddress: 200,
+  maxMessagesPerSecond: 200,
+  maxMessageBurst: 2_000,
+  maxBytesPerSecond: 2 * MiB,
+  maxByteBurst: 32 * MiB,
+  maxDocumentBytes: 64 * MiB,
+  maxAwarenessClientsPerConnection: 4,
+  maxPendingBytesPerRoom: 1 * MiB,
+  requestHeadersTimeoutMs: 10_000
 }

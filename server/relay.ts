@@ -15,9 +15,10 @@ import { createMemoryStore } from './storage/memory.js'
 import { RoomRegistry } from './rooms/registry.js'
 import { Connection, type ConnectionContext } from './transport/connection.js'
 import { startHeartbeat } from './transport/heartbeat.js'
-import { InvalidRoomNameError, queryParams, roomNameFromUrl } from './transport/room-name.js'
-import { savedQueryParam } from './protocol/messages.js'
+import { admitUpgrade, ConnectionCounter, UpgradeRejection, type AdmissionPolicy } from './transport/upgrade.js'
 import { serveEditor } from './http/static.js'
+import { tokenApi } from './http/token-api.js'
+import { createTokenAuthority } from './auth/tokens.js'
 
 /** What `startRelay` takes: any configuration field, plus the pieces it plugs together. */
 export interface RelayOptions extends Partial<Config> {
@@ -51,7 +52,7 @@ export class PortInUseError extends Error {
 
 /**
  * Starts a relay listening on `host:port`. Rejects with `PortInUseError`
- * when the port is taken.
+ * when the port is taken, or an error naming the setting for unusable auth keys.
  */
 export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const { store: givenStore, logger: givenLogger, ...settings } = options
@@ -63,11 +64,28 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
   const context: ConnectionContext = { registry, logger, ...config }
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
+  const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
+  const api = tokenApi({ ...config, authority })
+  const policy: AdmissionPolicy = { ...config, authority }
+  const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
   let nextConnectionId = 0
   let closing = false
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({
+    headersTimeout: config.requestHeadersTimeoutMs,
+    requestTimeout: config.requestHeadersTimeoutMs * 3,
+    connectionsCheckingInterval: Math.min(1000, config.requestHeadersTimeoutMs)
+  }, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]
+    if (path.startsWith('/api/')) {
+      api(req, res, path).then((done) => {
+        if (!done) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such endpoint"}')
+      }, (err) => {
+        logger.error('http.error', { path, error: err })
+        if (!res.headersSent) res.writeHead(500).end()
+      })
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end()
       return
@@ -88,25 +106,38 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', (err) => logger.debug('upgrade.socket-error', { error: err }))
+    const address = req.socket.remoteAddress ?? ''
+    const refuse = (err: UpgradeRejection): void => {
+      logger.warn('upgrade.rejected', { status: err.status, reason: err.message, address, path: (req.url ?? '').split('?', 1)[0] })
+      rejectUpgrade(socket, err.status, err.message)
+    }
     if (closing) {
-      rejectUpgrade(socket, 503, 'server is shutting down')
+      refuse(new UpgradeRejection(503, 'the server is shutting down'))
       return
     }
-    const url = req.url ?? '/'
-    let room: string
     try {
-      room = roomNameFromUrl(url, config.maxRoomNameLength)
+      counter.acquire(address)
     } catch (err) {
-      if (!(err instanceof InvalidRoomNameError)) throw err
-      logger.warn('upgrade.rejected', { status: 400, reason: err.message, address: req.socket.remoteAddress })
-      rejectUpgrade(socket, 400, err.message)
+      refuse(err as UpgradeRejection)
       return
     }
-    const params = queryParams(url)
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      heartbeat.track(ws)
-      const grant = { room, readOnly: false, wantsSaved: params.get(savedQueryParam) === '1', address: req.socket.remoteAddress ?? '' }
-      new Connection(++nextConnectionId, ws, grant, context) // eslint-disable-line no-new
+    socket.once('close', () => counter.release(address))
+    admitUpgrade(req, policy).then((grant) => {
+      if (closing || socket.destroyed) {
+        socket.destroy()
+        return
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        heartbeat.track(ws)
+        new Connection(++nextConnectionId, ws, grant, context) // eslint-disable-line no-new
+      })
+    }, (err: unknown) => {
+      if (err instanceof UpgradeRejection) {
+        refuse(err)
+      } else {
+        logger.error('upgrade.error', { error: err as Error })
+        rejectUpgrade(socket, 503, 'internal error')
+      }
     })
   })
 
@@ -120,6 +151,11 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   server.on('error', (err) => logger.error('http.server-error', { error: err }))
   const port = (server.address() as AddressInfo).port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  if (authority) {
+    logger.info('auth.on', { tokens: authority.canMint ? 'AUTH_SECRET (HS256)' : 'AUTH_PUBLIC_KEY (verify only)' })
+  } else {
+    logger.warn('auth.off', { note: `no AUTH_SECRET: anyone who reaches ${host}:${port} can read and write every document` })
+  }
 
   return {
     port,
@@ -141,8 +177,12 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   }
 }
 
+const statusText: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable'
+}
+
 function rejectUpgrade (socket: Duplex, status: number, message: string): void {
-  const reason = status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable'
+  const reason = statusText[status] ?? 'Error'
   const body = `${message}\n`
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }

@@ -37,6 +37,10 @@ export type ProtocolErrorCode =
   | 'unexpected'
   /** A Yjs update or awareness update that fails to decode or apply. */
   | 'invalid-update'
+  /** A limit or rule of the server was broken (rates, presence ids, pending updates). */
+  | 'policy'
+  /** The document would grow beyond `maxDocumentBytes`. */
+  | 'document-too-large'
 
 /** A client message that cannot be accepted. Carries a stable `code`. */
 export class ProtocolError extends Error {
@@ -47,8 +51,16 @@ export class ProtocolError extends Error {
 
   /** The WebSocket close code for this error. */
   get closeCode (): number {
-    return this.code === 'malformed' || this.code === 'invalid-update'
-      ? CloseCode.invalidPayload
-      : CloseCode.protocolError
+    switch (this.code) {
+      case 'malformed':
+      case 'invalid-update':
+        return CloseCode.invalidPayload
+      case 'policy':
+        return CloseCode.policyViolation
+      case 'document-too-large':
+        return CloseCode.messageTooBig
+      default:
+        return CloseCode.protocolError
+    }
   }
 }

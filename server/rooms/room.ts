@@ -8,8 +8,13 @@
  * reveals document state (forwarded updates, sync answers, saved
  * confirmations) waits in `outbox` until every append made before it is
  * durable. Appends resolve in call order, so the outbox drains in order.
+ *
+ * An update that throws inside Yjs may have been applied in part. Nothing of
+ * it was stored or sent, so the room rebuilds its document from the store
+ * and holds every message until then: the bad bytes never reach anyone.
  */
 import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
 import type { ClientMessage } from '../protocol/messages.js'
 import {
   encodeAwareness, encodePermissionDenied, encodeSaved, encodeSyncStep1, encodeSyncStep2, encodeUpdate
@@ -27,10 +32,14 @@ export interface RoomConnection {
   readonly readOnly: boolean
   /** Whether the connection asked for `messageSaved` confirmations. */
   readonly wantsSaved: boolean
+  /** The name others see for this connection, fixed by its token; null lets the client choose. */
+  readonly displayName: string | null
   /** Queues bytes for the client. Never throws; a dead connection drops them. */
   send (frame: Uint8Array): void
   /** Ends the connection with a WebSocket close code. */
   close (code: number, reason: string): void
+  /** Ends the connection for a message that broke the protocol, with a log line. */
+  reject (error: ProtocolError): void
 }
 
 /** Who made a change to a room's document: tags every Yjs transaction. */
@@ -44,6 +53,12 @@ export interface RoomOptions {
   readonly compactAfterUpdates: number
   /** Compact the stored log once its updates add up to this many bytes. */
   readonly compactAfterBytes: number
+  /** Largest stored size (snapshot plus log) a document may reach. */
+  readonly maxDocumentBytes: number
+  /** Awareness client ids one connection may introduce. */
+  readonly maxAwarenessClientsPerConnection: number
+  /** Bytes of updates waiting for missing dependencies the document may hold. */
+  readonly maxPendingBytesPerRoom: number
   readonly logger: Logger
 }
 
@@ -53,8 +68,8 @@ export const textName = 'text'
 interface PresenceEntry {
   clock: number
   state: string | null
-  /** The connection that introduced this client id; null once it left. */
-  owner: RoomConnection | null
+  /** The connection that introduced this client id. */
+  readonly owner: RoomConnection
 }
 
 interface Outgoing {
@@ -71,16 +86,21 @@ const storeOrigin: UpdateOrigin = { kind: 'store' }
 
 /** A loaded document with its connections. Create through `RoomRegistry`. */
 export class Room {
-  readonly doc = new Y.Doc()
+  private ydoc: Y.Doc
   private readonly connections = new Set<RoomConnection>()
   private readonly presence = new Map<number, PresenceEntry>()
   private readonly outbox: Outgoing[] = []
   /** Appends issued / made durable, counted per room. */
   private appendedSeq = 0
   private durableSeq = 0
-  /** Size of the stored log since the last compaction. */
-  private logUpdates: number
-  private logBytes: number
+  /** Size of the stored log since the last compaction, and of everything stored. */
+  private logUpdates = 0
+  private logBytes = 0
+  private storedBytes = 0
+  /** The last transaction on the document, to tell whether an update changed anything. */
+  private lastTransaction: Y.Transaction | null = null
+  /** While the document is rebuilt, the work that arrived meanwhile; null otherwise. */
+  private held: Array<() => void> | null = null
   private failed = false
   /** Settles after the latest store write (appends and replaces settle in call order). */
   private lastWrite: Promise<void> = Promise.resolve()
@@ -97,14 +117,12 @@ export class Room {
     private readonly options: RoomOptions,
     private readonly onFailure: (room: Room) => void
   ) {
-    this.logUpdates = stored.updates.length
-    this.logBytes = stored.updates.reduce((sum, u) => sum + u.length, 0)
-    try {
-      applyStoredDocument(this.doc, stored, name)
-    } catch (err) {
-      this.doc.destroy()
-      throw err
-    }
+    this.ydoc = this.createDoc(stored)
+  }
+
+  /** The room's document. Read it; change it only through `receive`. */
+  get doc (): Y.Doc {
+    return this.ydoc
   }
 
   /** Number of connections in the room. */
@@ -114,15 +132,18 @@ export class Room {
 
   /** The document's text, as clients see it. */
   get text (): string {
-    return this.doc.getText(textName).toString()
+    return this.ydoc.getText(textName).toString()
   }
 
   /** Adds a connection and starts its sync: our state vector, then everyone's presence. */
   join (connection: RoomConnection): void {
     this.connections.add(connection)
-    this.sendWhenDurable(encodeSyncStep1(Y.encodeStateVector(this.doc)), connection, null)
-    const states = this.presentEntries()
-    if (states.length > 0) connection.send(encodeAwareness(encodeAwarenessUpdate(states)))
+    this.whenReady(() => {
+      if (!this.connections.has(connection)) return
+      this.sendWhenDurable(encodeSyncStep1(Y.encodeStateVector(this.ydoc)), connection, null)
+      const states = this.presentEntries()
+      if (states.length > 0) connection.send(encodeAwareness(encodeAwarenessUpdate(states)))
+    })
   }
 
   /** Removes a connection and tells the others that its presence is gone. */
@@ -131,40 +152,47 @@ export class Room {
     const removed: AwarenessEntry[] = []
     for (const [clientId, entry] of this.presence) {
       if (entry.owner !== connection) continue
-      entry.owner = null
-      if (entry.state !== null) {
-        entry.clock++
-        entry.state = null
-        removed.push({ clientId, clock: entry.clock, state: null })
-      }
+      this.presence.delete(clientId)
+      // Removal at the same clock is accepted by y-protocols, and lets the client
+      // come back with its next clock without being taken for an old message.
+      if (entry.state !== null) removed.push({ clientId, clock: entry.clock, state: null })
     }
     if (removed.length > 0) this.broadcast(encodeAwareness(encodeAwarenessUpdate(removed)), null)
   }
 
   /**
-   * Handles one decoded message from a connection in the room. Throws a
-   * `ProtocolError` for content that cannot be accepted; nothing of such a
-   * message is stored or relayed.
+   * Handles one decoded message from a connection in the room. Content that
+   * cannot be accepted rejects the connection (`connection.reject`); nothing
+   * of such a message is stored or relayed.
    * `raw` is the message as received, forwarded verbatim where possible.
    */
   receive (connection: RoomConnection, message: ClientMessage, raw: Uint8Array): void {
-    if (this.failed) return
-    switch (message.type) {
-      case 'sync-step-1':
-        this.answerSyncStep1(connection, message.stateVector)
-        break
-      case 'sync-step-2':
-        this.applyClientUpdate(connection, message.update, null)
-        break
-      case 'update':
-        this.applyClientUpdate(connection, message.update, raw)
-        break
-      case 'awareness':
-        this.applyAwareness(connection, message.update, raw)
-        break
-      case 'query-awareness':
-        connection.send(encodeAwareness(encodeAwarenessUpdate(this.presentEntries())))
-        break
+    if (this.failed || !this.connections.has(connection)) return
+    if (this.held) {
+      this.held.push(() => this.receive(connection, message, raw))
+      return
+    }
+    try {
+      switch (message.type) {
+        case 'sync-step-1':
+          this.answerSyncStep1(connection, message.stateVector)
+          break
+        case 'sync-step-2':
+          this.applyClientUpdate(connection, message.update, null)
+          break
+        case 'update':
+          this.applyClientUpdate(connection, message.update, raw)
+          break
+        case 'awareness':
+          this.applyAwareness(connection, message.update, raw)
+          break
+        case 'query-awareness':
+          connection.send(encodeAwareness(encodeAwarenessUpdate(this.presentEntries())))
+          break
+      }
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err
+      connection.reject(err)
     }
   }
 
@@ -179,10 +207,12 @@ export class Room {
 
   /** Writes the whole document as one snapshot in place of its log, if the log holds anything. */
   compact (): Promise<void> {
-    if (this.logUpdates === 0 || this.failed) return Promise.resolve()
+    if (this.logUpdates === 0 || this.failed || this.held) return Promise.resolve()
+    const snapshot = Y.encodeStateAsUpdate(this.ydoc)
     this.logUpdates = 0
     this.logBytes = 0
-    this.lastWrite = this.store.replace(this.name, Y.encodeStateAsUpdate(this.doc)).catch((err) => this.fail(err))
+    this.storedBytes = snapshot.length
+    this.lastWrite = this.store.replace(this.name, snapshot).catch((err) => this.fail(err))
     return this.lastWrite
   }
 
@@ -190,13 +220,33 @@ export class Room {
   destroy (code: number, reason: string): void {
     for (const connection of this.connections) connection.close(code, reason)
     this.connections.clear()
-    this.doc.destroy()
+    this.ydoc.destroy()
+  }
+
+  private createDoc (stored: StoredDocument): Y.Doc {
+    const doc = new Y.Doc()
+    try {
+      applyStoredDocument(doc, stored, this.name)
+    } catch (err) {
+      doc.destroy()
+      throw err
+    }
+    doc.on('afterTransaction', (transaction: Y.Transaction) => { this.lastTransaction = transaction })
+    this.logUpdates = stored.updates.length
+    this.logBytes = stored.updates.reduce((sum, u) => sum + u.length, 0)
+    this.storedBytes = this.logBytes + (stored.snapshot?.length ?? 0)
+    return doc
+  }
+
+  private whenReady (work: () => void): void {
+    if (this.held) this.held.push(work)
+    else work()
   }
 
   private answerSyncStep1 (connection: RoomConnection, stateVector: Uint8Array): void {
     let update: Uint8Array
     try {
-      update = Y.encodeStateAsUpdate(this.doc, stateVector)
+      update = Y.encodeStateAsUpdate(this.ydoc, stateVector)
     } catch (err) {
       throw new ProtocolError('invalid-update', `bad state vector: ${(err as Error).message}`)
     }
@@ -204,54 +254,79 @@ export class Room {
   }
 
   private applyClientUpdate (connection: RoomConnection, update: Uint8Array, raw: Uint8Array | null): void {
+    if (isEmptyUpdate(update)) return
     if (connection.readOnly) {
-      if (!isEmptyUpdate(update)) connection.send(encodePermissionDenied('read-only access: edits are not saved'))
+      connection.send(encodePermissionDenied('read-only access: your edits are not saved'))
       return
     }
-    if (isEmptyUpdate(update)) return
-    const store = this.doc.store
-    const pendingBefore = store.pendingStructs?.update ?? null
-    const deletesBefore = store.pendingDs
-    let changed = false
-    const onUpdate = (): void => { changed = true }
-    this.doc.on('update', onUpdate)
-    try {
-      Y.applyUpdate(this.doc, update, { kind: 'client', connection } satisfies UpdateOrigin)
-    } catch (err) {
-      throw new ProtocolError('invalid-update', `update does not apply: ${(err as Error).message}`)
-    } finally {
-      this.doc.off('update', onUpdate)
+    if (this.storedBytes + update.length > this.options.maxDocumentBytes) {
+      throw new ProtocolError('document-too-large', `the document may not grow beyond ${this.options.maxDocumentBytes} bytes`)
     }
-    const pendingChanged = (store.pendingStructs?.update ?? null) !== pendingBefore || store.pendingDs !== deletesBefore
-    if (!changed && !pendingChanged) return
+    const store = this.ydoc.store
+    const pendingBefore = store.pendingStructs && { missing: new Map(store.pendingStructs.missing), update: store.pendingStructs.update }
+    const pendingDsBefore = store.pendingDs
+    this.lastTransaction = null
+    try {
+      Y.applyUpdate(this.ydoc, update, { kind: 'client', connection } satisfies UpdateOrigin)
+    } catch (err) {
+      this.rebuild()
+      throw new ProtocolError('invalid-update', `update does not apply: ${(err as Error).message}`)
+    }
+    const transaction = this.lastTransaction as Y.Transaction | null
+    const integrated = transaction !== null && changedDocument(transaction)
+    const pendingChanged = store.pendingStructs?.update !== pendingBefore?.update || store.pendingDs !== pendingDsBefore
+    if (pendingChanged && pendingBytes(store) > this.options.maxPendingBytesPerRoom) {
+      // Keep what integrated, forget what waits: it is neither stored nor relayed.
+      store.pendingStructs = pendingBefore
+      store.pendingDs = pendingDsBefore
+      if (integrated) this.commit(connection, Y.encodeStateAsUpdate(this.ydoc, encodeStateVectorMap(transaction.beforeState)), null)
+      throw new ProtocolError('policy', 'too many updates wait for missing dependencies')
+    }
+    if (integrated || pendingChanged) this.commit(connection, update, raw)
+  }
+
+  /** Appends `update` and queues it for the others (and a saved confirmation for its author) behind the append. */
+  private commit (connection: RoomConnection, update: Uint8Array, raw: Uint8Array | null): void {
     const seq = ++this.appendedSeq
     this.logUpdates++
     this.logBytes += update.length
+    this.storedBytes += update.length
     this.lastWrite = this.store.append(this.name, update).then(() => this.markDurable(seq), (err) => this.fail(err))
     this.sendWhenDurable(raw ?? encodeUpdate(update), null, connection)
-    if (connection.wantsSaved) this.sendWhenDurable(encodeSaved(Y.encodeStateVector(this.doc)), connection, null)
+    if (connection.wantsSaved) this.sendWhenDurable(encodeSaved(Y.encodeStateVector(this.ydoc)), connection, null)
   }
 
   private applyAwareness (connection: RoomConnection, update: Uint8Array, raw: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update)
     const accepted: AwarenessEntry[] = []
+    let rewritten = false
     for (const entry of entries) {
       const current = this.presence.get(entry.clientId)
-      if (current?.owner && current.owner !== connection) continue
+      if (current && current.owner !== connection) continue
+      const state = connection.displayName !== null && entry.state !== null ? withName(entry.state, connection.displayName) : entry.state
       if (current) {
         const newer = current.clock < entry.clock || (current.clock === entry.clock && entry.state === null && current.state !== null)
         if (!newer) continue
         current.clock = entry.clock
-        current.state = entry.state
-        current.owner = connection
+        current.state = state
       } else {
-        this.presence.set(entry.clientId, { clock: entry.clock, state: entry.state, owner: connection })
+        if (this.ownedClientCount(connection) >= this.options.maxAwarenessClientsPerConnection) {
+          throw new ProtocolError('policy', `a connection may present at most ${this.options.maxAwarenessClientsPerConnection} awareness client ids`)
+        }
+        this.presence.set(entry.clientId, { clock: entry.clock, state, owner: connection })
       }
-      accepted.push(entry)
+      if (state !== entry.state) rewritten = true
+      accepted.push({ clientId: entry.clientId, clock: entry.clock, state })
     }
     if (accepted.length === 0) return
-    const frame = accepted.length === entries.length ? raw : encodeAwareness(encodeAwarenessUpdate(accepted))
+    const frame = accepted.length === entries.length && !rewritten ? raw : encodeAwareness(encodeAwarenessUpdate(accepted))
     this.broadcast(frame, connection)
+  }
+
+  private ownedClientCount (connection: RoomConnection): number {
+    let count = 0
+    for (const entry of this.presence.values()) if (entry.owner === connection) count++
+    return count
   }
 
   private presentEntries (): AwarenessEntry[] {
@@ -297,10 +372,34 @@ export class Room {
     }
   }
 
+  /**
+   * Replaces the document with the stored one, once every write issued so
+   * far is durable. Messages and joins that arrive meanwhile wait, then run
+   * in order.
+   */
+  private rebuild (): void {
+    if (this.held) return
+    this.held = []
+    this.options.logger.warn('room.rebuild', { room: this.name, reason: 'an update failed inside Yjs' })
+    const restore = async (): Promise<void> => {
+      await this.whenDurable()
+      const stored = await this.store.load(this.name)
+      if (this.failed) return
+      const doc = this.createDoc(stored)
+      this.ydoc.destroy()
+      this.ydoc = doc
+      const held = this.held ?? []
+      this.held = null
+      for (const work of held) work()
+    }
+    restore().catch((err) => this.fail(err))
+  }
+
   private fail (err: unknown): void {
     if (this.failed) return
     this.failed = true
-    this.options.logger.error('room.write-failed', { room: this.name, error: err as Error })
+    this.held = null
+    this.options.logger.error('room.failed', { room: this.name, error: err as Error })
     this.destroy(CloseCode.internalError, 'storage failure')
     this.outbox.length = 0
     this.onFailure(this)
@@ -326,4 +425,38 @@ export function applyStoredDocument (doc: Y.Doc, stored: StoredDocument, name = 
 /** An update that carries nothing: no structs, no deletions (`[0, 0]`). */
 function isEmptyUpdate (update: Uint8Array): boolean {
   return update.length === 2 && update[0] === 0 && update[1] === 0
+}
+
+/** Whether a transaction added structs or deleted anything. */
+function changedDocument (transaction: Y.Transaction): boolean {
+  if (transaction.deleteSet.clients.size > 0) return true
+  for (const [client, clock] of transaction.afterState) {
+    if (transaction.beforeState.get(client) !== clock) return true
+  }
+  return false
+}
+
+/** Bytes of updates the document holds while their dependencies are missing. */
+function pendingBytes (store: Y.Doc['store']): number {
+  return (store.pendingStructs?.update.length ?? 0) + (store.pendingDs?.length ?? 0)
+}
+
+/** Encodes a state vector held as a Map, in the format `Y.encodeStateVector` produces. */
+function encodeStateVectorMap (stateVector: Map<number, number>): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, stateVector.size)
+  for (const [client, clock] of stateVector) {
+    encoding.writeVarUint(encoder, client)
+    encoding.writeVarUint(encoder, clock)
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+/** Sets `user.name` in an awareness state's JSON to `name`; non-object states pass unchanged. */
+function withName (stateJson: string, name: string): string {
+  const state = JSON.parse(stateJson) as unknown
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return stateJson
+  const record = state as Record<string, unknown>
+  const user = typeof record.user === 'object' && record.user !== null && !Array.isArray(record.user) ? record.user : {}
+  return JSON.stringify({ ...record, user: { ...user, name } })
 }

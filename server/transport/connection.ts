@@ -10,6 +10,7 @@ import type { Room, RoomConnection } from '../rooms/room.js'
 import { RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
 import { CorruptDocumentError } from '../storage/store.js'
 import type { Logger } from '../log.js'
+import { TokenBucket } from './rate-limit.js'
 
 /** What a connection needs from the relay. */
 export interface ConnectionContext {
@@ -21,6 +22,10 @@ export interface ConnectionContext {
   readonly maxQueuedBytesWhileLoading: number
   /** How long to wait for the client to answer a close frame before dropping the socket. */
   readonly closeTimeoutMs: number
+  readonly maxMessagesPerSecond: number
+  readonly maxMessageBurst: number
+  readonly maxBytesPerSecond: number
+  readonly maxByteBurst: number
 }
 
 /** How a connection joins: its room and the rights it was granted at upgrade. */
@@ -28,15 +33,26 @@ export interface ConnectionGrant {
   readonly room: string
   readonly readOnly: boolean
   readonly wantsSaved: boolean
-  /** Remote address, for log lines. */
+  /** Remote address, for log lines and per-address limits. */
   readonly address: string
+  /** The name others see, fixed by the access token; null lets the client choose. */
+  readonly displayName: string | null
+  /** When the access token expires (ms since the epoch); the connection closes then with 4401. */
+  readonly expiresAtMs: number | null
 }
+
+/** Longest delay `setTimeout` takes (about 24.8 days). */
+const maxTimerMs = 2 ** 31 - 1
 
 /** A WebSocket taking part in a room. */
 export class Connection implements RoomConnection {
   readonly readOnly: boolean
   readonly wantsSaved: boolean
+  readonly displayName: string | null
   private room: Room | null = null
+  private readonly messageBudget: TokenBucket
+  private readonly byteBudget: TokenBucket
+  private expiryTimer: NodeJS.Timeout | null = null
   private queued: Buffer[] | null = []
   private queuedBytes = 0
   private closed = false
@@ -49,6 +65,10 @@ export class Connection implements RoomConnection {
   ) {
     this.readOnly = grant.readOnly
     this.wantsSaved = grant.wantsSaved
+    this.displayName = grant.displayName
+    this.messageBudget = new TokenBucket(context.maxMessagesPerSecond, context.maxMessageBurst)
+    this.byteBudget = new TokenBucket(context.maxBytesPerSecond, context.maxByteBurst)
+    if (grant.expiresAtMs !== null) this.scheduleExpiry(grant.expiresAtMs)
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary))
     socket.on('error', (err) => {
       context.logger.warn('connection.error', { id, room: grant.room, address: grant.address, error: err })
@@ -69,12 +89,17 @@ export class Connection implements RoomConnection {
     this.socket.send(frame)
   }
 
+  reject (error: ProtocolError): void {
+    this.rejectWith(error.closeCode, error.code, error.message)
+  }
+
   close (code: number, reason: string): void {
     if (this.closed) return
     this.closed = true
     this.queued = null
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
     this.context.logger.debug('connection.close', { id: this.id, room: this.grant.room, code, reason })
-    this.socket.close(code, reason)
+    this.socket.close(code, closeReason(reason))
     const socket = this.socket
     setTimeout(() => { if (socket.readyState !== socket.CLOSED) socket.terminate() }, this.context.closeTimeoutMs).unref()
   }
@@ -82,14 +107,18 @@ export class Connection implements RoomConnection {
   private onMessage (data: RawData, isBinary: boolean): void {
     if (this.closed) return
     if (!isBinary) {
-      this.reject(CloseCode.unsupportedData, 'text-frame', 'binary messages only')
+      this.rejectWith(CloseCode.unsupportedData, 'text-frame', 'binary messages only')
       return
     }
     const bytes = data as Buffer
+    if (!this.messageBudget.take(1) || !this.byteBudget.take(bytes.length)) {
+      this.rejectWith(CloseCode.policyViolation, 'rate-limit', 'too many messages or bytes per second')
+      return
+    }
     if (this.queued) {
       this.queuedBytes += bytes.length
       if (this.queuedBytes > this.context.maxQueuedBytesWhileLoading) {
-        this.reject(CloseCode.policyViolation, 'queue-full', 'too much data sent while the document loads')
+        this.rejectWith(CloseCode.policyViolation, 'queue-full', 'too much data sent while the document loads')
         return
       }
       this.queued.push(bytes)
@@ -104,7 +133,7 @@ export class Connection implements RoomConnection {
       room.receive(this, decodeClientMessage(bytes), bytes)
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.reject(err.closeCode, err.code, err.message)
+        this.reject(err)
       } else {
         this.context.logger.error('connection.internal-error', { id: this.id, room: this.grant.room, error: err as Error })
         this.close(CloseCode.internalError, 'internal error')
@@ -112,7 +141,7 @@ export class Connection implements RoomConnection {
     }
   }
 
-  private reject (code: number, error: string, reason: string): void {
+  private rejectWith (code: number, error: string, reason: string): void {
     this.context.logger.warn('connection.rejected', { id: this.id, room: this.grant.room, address: this.grant.address, error, reason, code })
     this.close(code, reason)
   }
@@ -136,16 +165,37 @@ export class Connection implements RoomConnection {
       this.context.logger.error('room.corrupt', { room: this.grant.room, error: err })
       this.close(CloseCode.documentUnavailable, 'document damaged; it was not changed')
     } else if (err instanceof RoomLimitError) {
-      this.reject(CloseCode.tryAgainLater, 'room-limit', err.message)
+      this.rejectWith(CloseCode.tryAgainLater, 'room-limit', err.message)
     } else {
       this.context.logger.error('room.load-failed', { room: this.grant.room, error: err as Error })
       this.close(CloseCode.internalError, 'document could not be loaded')
     }
   }
 
+  private scheduleExpiry (expiresAtMs: number): void {
+    const delay = Math.max(0, expiresAtMs - Date.now())
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() < expiresAtMs) {
+        this.scheduleExpiry(expiresAtMs)
+        return
+      }
+      this.context.logger.info('connection.token-expired', { id: this.id, room: this.grant.room })
+      this.close(CloseCode.tokenExpired, 'access token expired')
+    }, Math.min(delay, maxTimerMs))
+    this.expiryTimer.unref()
+  }
+
   private onClose (): void {
     this.closed = true
     this.queued = null
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
     if (this.room) this.context.registry.leave(this.room, this)
   }
+}
+
+/** Cuts a close reason to the 123 bytes a close frame can carry. */
+function closeReason (reason: string): string {
+  let text = reason
+  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1)
+  return text
 }

@@ -1,0 +1,128 @@
+/**
+ * Signed access tokens (JWT, via `jose`). A token names the documents it
+ * opens (an exact name, or a prefix ending in `*`), a permission (`read` or
+ * `write`), an expiry and optionally the display name others see.
+ *
+ * Two kinds are in use: link tokens, long-lived, put in share links and
+ * minted by `coedit token` or the operator's own backend; and session
+ * tokens, short-lived, which the editor obtains for a link token from
+ * `POST /api/token` and connects with.
+ */
+import { SignJWT, jwtVerify, errors } from 'jose'
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
+
+/** What a token allows in its documents. */
+export type Permission = 'read' | 'write'
+
+/** The verified content of a token. */
+export interface AccessGrant {
+  /** An exact document name, or a prefix followed by `*`. */
+  readonly doc: string
+  readonly permission: Permission
+  /** The display name others see; null lets the client choose. */
+  readonly name: string | null
+  /** Expiry, in milliseconds since the epoch. */
+  readonly expiresAtMs: number
+}
+
+/** Why a token was refused. `missing`, `invalid` and `expired` answer 401; `forbidden` 403. */
+export type TokenErrorCode = 'missing' | 'invalid' | 'expired' | 'forbidden'
+
+/** A token that does not grant what was asked. */
+export class TokenError extends Error {
+  override readonly name = 'TokenError'
+  constructor (readonly code: TokenErrorCode, message: string) {
+    super(message)
+  }
+
+  /** The HTTP status to answer with. */
+  get status (): 401 | 403 {
+    return this.code === 'forbidden' ? 403 : 401
+  }
+}
+
+/** Where keys come from: a shared secret (HS256, can mint) or a public key (verify only). */
+export interface KeyConfig {
+  /** HMAC secret; at least 32 characters. */
+  readonly secret?: string | null
+  /** PEM public key (RSA, EC or Ed25519) of the issuer. */
+  readonly publicKeyPem?: string | null
+}
+
+/** Checks and, with a secret, issues tokens. */
+export interface TokenAuthority {
+  /** Whether this authority can mint tokens (it holds a secret). */
+  readonly canMint: boolean
+  /** Verifies signature, expiry and claims. Rejects with `TokenError`. */
+  verify (token: string): Promise<AccessGrant>
+  /** Signs a token for `grant`; throws when only a public key is configured. */
+  mint (grant: Omit<AccessGrant, 'expiresAtMs'>, ttlSeconds: number): Promise<string>
+}
+
+const issuer = 'coedit'
+
+/**
+ * Builds the authority from a secret or a public key, or returns null when
+ * neither is set (the server then runs open). Throws for a secret shorter
+ * than 32 characters or an unreadable key.
+ */
+export function createTokenAuthority (keys: KeyConfig): TokenAuthority | null {
+  let verifyKey: KeyObject
+  let signKey: KeyObject | null = null
+  let algorithms: string[]
+  if (keys.secret) {
+    if (keys.secret.length < 32) throw new Error('AUTH_SECRET must be at least 32 characters long')
+    signKey = verifyKey = createSecretKey(Buffer.from(keys.secret, 'utf8'))
+    algorithms = ['HS256']
+  } else if (keys.publicKeyPem) {
+    verifyKey = createPublicKey(keys.publicKeyPem)
+    algorithms = verifyKey.asymmetricKeyType === 'rsa' ? ['RS256', 'PS256'] : verifyKey.asymmetricKeyType === 'ed25519' ? ['EdDSA'] : ['ES256', 'ES384', 'ES512']
+  } else {
+    return null
+  }
+  return {
+    canMint: signKey !== null,
+    async verify (token) {
+      if (!token) throw new TokenError('missing', 'an access token is required')
+      let payload
+      try {
+        ({ payload } = await jwtVerify(token, verifyKey, { algorithms, issuer }))
+      } catch (err) {
+        if (err instanceof errors.JWTExpired) throw new TokenError('expired', 'the access token has expired')
+        throw new TokenError('invalid', 'the access token is not valid')
+      }
+      const { doc, perm, name, exp } = payload as { doc?: unknown, perm?: unknown, name?: unknown, exp?: unknown }
+      if (typeof doc !== 'string' || doc.length === 0 || (perm !== 'read' && perm !== 'write') || typeof exp !== 'number') {
+        throw new TokenError('invalid', 'the access token lacks doc, perm or exp')
+      }
+      return { doc, permission: perm, name: typeof name === 'string' && name !== '' ? name.slice(0, 100) : null, expiresAtMs: exp * 1000 }
+    },
+    async mint (grant, ttlSeconds) {
+      if (!signKey) throw new Error('tokens can only be minted with AUTH_SECRET')
+      const claims: Record<string, string> = { doc: grant.doc, perm: grant.permission }
+      if (grant.name) claims.name = grant.name
+      return await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(issuer)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + Math.max(1, Math.round(ttlSeconds)))
+        .sign(signKey)
+    }
+  }
+}
+
+/** Whether `grant` opens the document `name`: an exact match, or a prefix match for a pattern ending in `*`. */
+export function grantCovers (grant: AccessGrant, name: string): boolean {
+  return grant.doc.endsWith('*') ? name.startsWith(grant.doc.slice(0, -1)) : name === grant.doc
+}
+
+/**
+ * Reads a duration such as `90s`, `15m`, `12h`, `7d` (or plain seconds) into
+ * seconds. Throws for anything else.
+ */
+export function parseDurationSeconds (text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text.trim())
+  if (!match) throw new Error(`"${text}" is not a duration like 90s, 15m, 12h or 7d`)
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd']
+  return Number(match[1]) * unit
+}

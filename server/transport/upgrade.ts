@@ -1,0 +1,94 @@
+/**
+ * Admission of a WebSocket upgrade request: room name, origin, connection
+ * limits and access token are all checked here, before the upgrade, so a
+ * refused client gets a plain HTTP status (400, 401, 403, 429, 503).
+ */
+import type { IncomingMessage } from 'node:http'
+import { InvalidRoomNameError, queryParams, roomNameFromUrl } from './room-name.js'
+import { grantCovers, TokenError, type TokenAuthority } from '../auth/tokens.js'
+import { savedQueryParam } from '../protocol/messages.js'
+import type { ConnectionGrant } from './connection.js'
+
+/** An upgrade request that is refused, with the HTTP status to answer. */
+export class UpgradeRejection extends Error {
+  override readonly name = 'UpgradeRejection'
+  constructor (readonly status: 400 | 401 | 403 | 429 | 503, message: string) {
+    super(message)
+  }
+}
+
+/** Counts open connections in total and per remote address. */
+export class ConnectionCounter {
+  private total = 0
+  private readonly byAddress = new Map<string, number>()
+
+  constructor (private readonly maxTotal: number, private readonly maxPerAddress: number) {}
+
+  /** Counts one more connection from `address`, or throws `UpgradeRejection` (503 / 429) at a limit. */
+  acquire (address: string): void {
+    if (this.total >= this.maxTotal) throw new UpgradeRejection(503, 'the server is at its connection limit; try again later')
+    const count = this.byAddress.get(address) ?? 0
+    if (count >= this.maxPerAddress) throw new UpgradeRejection(429, 'too many connections from your address')
+    this.total++
+    this.byAddress.set(address, count + 1)
+  }
+
+  /** Forgets one connection from `address`. */
+  release (address: string): void {
+    this.total--
+    const count = (this.byAddress.get(address) ?? 1) - 1
+    if (count <= 0) this.byAddress.delete(address)
+    else this.byAddress.set(address, count)
+  }
+}
+
+/** What admission needs from the relay. */
+export interface AdmissionPolicy {
+  readonly maxRoomNameLength: number
+  /** Browser origins allowed to connect; null allows any. */
+  readonly allowedOrigins: readonly string[] | null
+  /** Null when the server runs open. */
+  readonly authority: TokenAuthority | null
+}
+
+/**
+ * Decides whether an upgrade request may join a room and with which rights.
+ * The token comes from the `token` query parameter (how the stock client's
+ * `params` send it) or an `Authorization: Bearer` header. Rejects with
+ * `UpgradeRejection`.
+ */
+export async function admitUpgrade (req: IncomingMessage, policy: AdmissionPolicy): Promise<ConnectionGrant> {
+  const url = req.url ?? '/'
+  let room: string
+  try {
+    room = roomNameFromUrl(url, policy.maxRoomNameLength)
+  } catch (err) {
+    if (err instanceof InvalidRoomNameError) throw new UpgradeRejection(400, err.message)
+    throw err
+  }
+  const origin = req.headers.origin
+  if (policy.allowedOrigins && origin !== undefined && !policy.allowedOrigins.includes(origin)) {
+    throw new UpgradeRejection(403, `origin ${origin} is not allowed`)
+  }
+  const params = queryParams(url)
+  const address = req.socket.remoteAddress ?? ''
+  const wantsSaved = params.get(savedQueryParam) === '1'
+  if (!policy.authority) {
+    return { room, readOnly: false, wantsSaved, address, displayName: null, expiresAtMs: null }
+  }
+  const token = params.get('token') ?? bearerToken(req.headers.authorization) ?? ''
+  try {
+    const grant = await policy.authority.verify(token)
+    if (!grantCovers(grant, room)) throw new TokenError('forbidden', 'the access token does not open this document')
+    return { room, readOnly: grant.permission === 'read', wantsSaved, address, displayName: grant.name, expiresAtMs: grant.expiresAtMs }
+  } catch (err) {
+    if (err instanceof TokenError) throw new UpgradeRejection(err.status, err.message)
+    throw err
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if that is what it holds. */
+export function bearerToken (header: string | undefined): string | null {
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null
+  return match ? match[1] : null
+}
