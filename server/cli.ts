@@ -6,9 +6,11 @@
  *   coedit [serve] [--port N] [--host H] [--storage sqlite|postgres|memory] [--data-dir D] [--database-url URL]
  *   coedit export <document> [--binary]
  *   coedit import <document> <file>
+ *   coedit token --doc NAME (--read | --write) [--ttl 7d] [--name NAME]
  */
 import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
@@ -20,6 +22,7 @@ import { createMemoryStore } from './storage/memory.js'
 import { openSqliteStore } from './storage/sqlite.js'
 import { openPostgresStore } from './storage/postgres.js'
 import { applyStoredDocument, textName } from './rooms/room.js'
+import { createTokenAuthority, parseDurationSeconds } from './auth/tokens.js'
 
 const usage = `Usage:
   coedit [serve] [options]          run the editor and relay on one port
@@ -27,6 +30,9 @@ const usage = `Usage:
                                     print a document's text (or its Yjs state) to stdout
   coedit import <document> <file>   replace a document's text with a file's
                                     (run it while the document is not open)
+  coedit token --doc NAME (--read | --write) [--ttl 7d] [--name NAME] [--url URL]
+                                    mint an access token (needs AUTH_SECRET);
+                                    NAME may end in * to open every document with that prefix
 
 Options (each also read from the environment variable in brackets):
   --port N            port for HTTP and WebSocket [PORT] (default ${defaultConfig.port})
@@ -37,6 +43,9 @@ Options (each also read from the environment variable in brackets):
   --database-url URL  PostgreSQL connection string [DATABASE_URL]
   --sqlite-sync MODE  normal (survives a crash) or full (also a power loss) [SQLITE_SYNC] (default normal)
   --log-level L       debug, info, warn or error [LOG_LEVEL] (default info)
+  --auth-secret S     HMAC secret (32+ characters) that signs access tokens [AUTH_SECRET];
+                      without it (or AUTH_PUBLIC_KEY / AUTH_PUBLIC_KEY_FILE) the server runs open
+  --allowed-origins L comma-separated browser origins allowed to connect [ALLOWED_ORIGINS]
   -h, --help          show this help
 `
 
@@ -48,7 +57,15 @@ const options = {
   'database-url': { type: 'string' },
   'sqlite-sync': { type: 'string' },
   'log-level': { type: 'string' },
+  'auth-secret': { type: 'string' },
+  'allowed-origins': { type: 'string' },
   binary: { type: 'boolean' },
+  doc: { type: 'string' },
+  read: { type: 'boolean' },
+  write: { type: 'boolean' },
+  ttl: { type: 'string' },
+  name: { type: 'string' },
+  url: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -79,12 +96,14 @@ async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     case 'import':
       if (args.length !== 2) throw new UsageError('import takes a document name and a file')
       return await importDocument(settings, args[0], args[1])
+    case 'token':
+      return await mintToken(settings, values)
     default:
       throw new UsageError(`unknown command "${command}" (try --help)`)
   }
 }
 
-type Settings = Pick<Config, 'port' | 'host' | 'storage' | 'dataDir' | 'databaseUrl' | 'sqliteSync'>
+type Settings = Pick<Config, 'port' | 'host' | 'storage' | 'dataDir' | 'databaseUrl' | 'sqliteSync' | 'authSecret' | 'authPublicKeyPem' | 'allowedOrigins'>
 
 function readSettings (values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Settings {
   const pick = (flag: string, variable: string): string | undefined => {
@@ -100,7 +119,22 @@ function readSettings (values: Record<string, string | boolean | undefined>, env
   if (storage === 'postgres' && !databaseUrl) throw new UsageError('storage postgres needs --database-url or DATABASE_URL')
   const sqliteSync = pick('sqlite-sync', 'SQLITE_SYNC') ?? defaultConfig.sqliteSync
   if (sqliteSync !== 'normal' && sqliteSync !== 'full') throw new UsageError(`sqlite-sync must be normal or full, got "${sqliteSync}"`)
+  const publicKeyFile = env.AUTH_PUBLIC_KEY_FILE
+  let authPublicKeyPem = env.AUTH_PUBLIC_KEY ?? null
+  if (!authPublicKeyPem && publicKeyFile) {
+    try {
+      authPublicKeyPem = readFileSync(publicKeyFile, 'utf8')
+    } catch (err) {
+      throw new UsageError(`cannot read AUTH_PUBLIC_KEY_FILE ${publicKeyFile}: ${(err as Error).message}`)
+    }
+  }
+  const origins = pick('allowed-origins', 'ALLOWED_ORIGINS')
+  const authSecret = pick('auth-secret', 'AUTH_SECRET') ?? null
+  if (authSecret !== null && authSecret.length < 32) throw new UsageError('AUTH_SECRET must be at least 32 characters long')
   return {
+    authSecret,
+    authPublicKeyPem,
+    allowedOrigins: origins ? origins.split(',').map((o) => o.trim()).filter(Boolean) : null,
     port,
     host: pick('host', 'HOST') ?? defaultConfig.host,
     storage,
@@ -193,6 +227,26 @@ async function importDocument (settings: Settings, name: string, file: string): 
   } finally {
     await store.close()
   }
+}
+
+async function mintToken (settings: Settings, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const authority = settings.authSecret ? createTokenAuthority({ secret: settings.authSecret }) : null
+  if (!authority) throw new UsageError('token needs AUTH_SECRET (or --auth-secret): the same secret the server uses')
+  const doc = values.doc
+  if (typeof doc !== 'string' || doc === '') throw new UsageError('token needs --doc NAME (a document name, or a prefix ending in *)')
+  if (values.read === values.write) throw new UsageError('token needs exactly one of --read and --write')
+  let ttlSeconds: number
+  try {
+    ttlSeconds = parseDurationSeconds(typeof values.ttl === 'string' ? values.ttl : '7d')
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const name = typeof values.name === 'string' && values.name !== '' ? values.name : null
+  const token = await authority.mint({ doc, permission: values.write ? 'write' : 'read', name }, ttlSeconds)
+  const base = typeof values.url === 'string' ? values.url.replace(/\/$/, '') : null
+  const line = base && !doc.endsWith('*') ? `${base}/d/${encodeURIComponent(doc)}?token=${token}` : token
+  process.stdout.write(`${line}\n`)
+  return 0
 }
 
 async function loadDoc (store: DocStore, name: string): Promise<Y.Doc> {
