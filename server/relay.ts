@@ -15,6 +15,7 @@ import { createMemoryStore } from './storage/memory.js'
 import { RoomRegistry } from './rooms/registry.js'
 import { Connection, type ConnectionContext } from './transport/connection.js'
 import { startHeartbeat } from './transport/heartbeat.js'
+import { FrameCache } from './transport/frame.js'
 import { admitUpgrade, ConnectionCounter, UpgradeRejection, type AdmissionPolicy } from './transport/upgrade.js'
 import { serveEditor } from './http/static.js'
 import { tokenApi } from './http/token-api.js'
@@ -62,7 +63,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const registry = new RoomRegistry(store, { ...config, logger })
   const heartbeat = startHeartbeat(config.heartbeatIntervalMs)
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
-  const context: ConnectionContext = { registry, logger, ...config }
+  const context: ConnectionContext = { registry, logger, frames: new FrameCache(), ...config }
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
   const api = tokenApi({ ...config, authority })
@@ -121,7 +122,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       refuse(err as UpgradeRejection)
       return
     }
-    socket.once('close', () => counter.release(address))
+    releaseOnClose(socket, counter, address)
     admitUpgrade(req, policy).then((grant) => {
       if (closing || socket.destroyed) {
         socket.destroy()
@@ -129,7 +130,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         heartbeat.track(ws)
-        new Connection(++nextConnectionId, ws, grant, context) // eslint-disable-line no-new
+        new Connection(++nextConnectionId, ws, socket, grant, context) // eslint-disable-line no-new
       })
     }, (err: unknown) => {
       if (err instanceof UpgradeRejection) {
@@ -175,6 +176,11 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       await stopped
     }
   }
+}
+
+/** Uncounts the connection when its socket closes; a scope of its own, so the request is not kept alive with it. */
+function releaseOnClose (socket: Duplex, counter: ConnectionCounter, address: string): void {
+  socket.once('close', () => counter.release(address))
 }
 
 const statusText: Record<number, string> = {

@@ -3,6 +3,7 @@
  * decodes each message, hands it to the room, and turns every error into a
  * close code and a log line for this socket alone.
  */
+import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
 import { decodeClientMessage } from '../protocol/messages.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
@@ -11,6 +12,7 @@ import { RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
 import { CorruptDocumentError } from '../storage/store.js'
 import type { Logger } from '../log.js'
 import { TokenBucket } from './rate-limit.js'
+import type { FrameCache } from './frame.js'
 
 /** What a connection needs from the relay. */
 export interface ConnectionContext {
@@ -26,6 +28,8 @@ export interface ConnectionContext {
   readonly maxMessageBurst: number
   readonly maxBytesPerSecond: number
   readonly maxByteBurst: number
+  /** Shared by the relay's connections: a broadcast is framed once. */
+  readonly frames: FrameCache
 }
 
 /** How a connection joins: its room and the rights it was granted at upgrade. */
@@ -57,9 +61,15 @@ export class Connection implements RoomConnection {
   private queuedBytes = 0
   private closed = false
 
+  /**
+   * `socket` is the upgraded WebSocket and `wire` the network stream under
+   * it: messages are written to `wire` pre-framed, in order with what `ws`
+   * itself writes (it writes synchronously, since compression is off).
+   */
   constructor (
     readonly id: number,
     private readonly socket: WebSocket,
+    private readonly wire: Duplex,
     private readonly grant: ConnectionGrant,
     private readonly context: ConnectionContext
   ) {
@@ -86,7 +96,7 @@ export class Connection implements RoomConnection {
       this.close(CloseCode.policyViolation, 'not reading: too much data queued')
       return
     }
-    this.socket.send(frame)
+    this.wire.write(this.context.frames.frame(frame))
   }
 
   reject (error: ProtocolError): void {
@@ -111,7 +121,8 @@ export class Connection implements RoomConnection {
       return
     }
     const bytes = data as Buffer
-    if (!this.messageBudget.take(1) || !this.byteBudget.take(bytes.length)) {
+    const now = performance.now()
+    if (!this.messageBudget.take(1, now) || !this.byteBudget.take(bytes.length, now)) {
       this.rejectWith(CloseCode.policyViolation, 'rate-limit', 'too many messages or bytes per second')
       return
     }

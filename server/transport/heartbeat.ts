@@ -15,6 +15,13 @@ export interface Heartbeat {
  */
 export function startHeartbeat (intervalMs: number): Heartbeat {
   const alive = new Map<WebSocket, boolean>()
+  // Listeners shared by every socket (`this` is the socket): no closure per connection.
+  function onPong (this: WebSocket): void {
+    if (alive.has(this)) alive.set(this, true)
+  }
+  function onClose (this: WebSocket): void {
+    alive.delete(this)
+  }
   const timer = setInterval(() => {
     for (const [socket, answered] of alive) {
       if (!answered) {
@@ -30,8 +37,8 @@ export function startHeartbeat (intervalMs: number): Heartbeat {
   return {
     track (socket) {
       alive.set(socket, true)
-      socket.on('pong', () => { if (alive.has(socket)) alive.set(socket, true) })
-      socket.once('close', () => alive.delete(socket))
+      socket.on('pong', onPong)
+      socket.on('close', onClose)
     },
     stop () {
       clearInterval(timer)
