@@ -20,6 +20,11 @@ export class RoomLimitError extends Error {
   override readonly name = 'RoomLimitError'
 }
 
+/** Thrown by `join` once the registry is closing. */
+export class RegistryClosedError extends Error {
+  override readonly name = 'RegistryClosedError'
+}
+
 /** Loads, shares and unloads rooms. One per relay; no state outside the instance. */
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>()
@@ -43,7 +48,8 @@ export class RoomRegistry {
   /**
    * Adds `connection` to the room `name`, loading the room first if needed.
    * Rejects with `CorruptDocumentError` when the stored document is damaged,
-   * `RoomLimitError` at the room limit, or the store's error.
+   * `RoomLimitError` at the room limit, `RegistryClosedError` during
+   * shutdown, or the store's error.
    */
   async join (name: string, connection: RoomConnection): Promise<Room> {
     const room = await this.acquire(name)
@@ -80,7 +86,7 @@ export class RoomRegistry {
 
   private async acquire (name: string): Promise<Room> {
     for (;;) {
-      if (this.closed) throw new Error('the server is shutting down')
+      if (this.closed) throw new RegistryClosedError('the server is shutting down')
       const loaded = this.rooms.get(name)
       if (loaded) return loaded
       const loading = this.loading.get(name)

@@ -8,7 +8,7 @@ import type { WebSocket, RawData } from 'ws'
 import { decodeClientMessage } from '../protocol/messages.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import type { Room, RoomConnection } from '../rooms/room.js'
-import { RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
+import { RegistryClosedError, RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
 import { CorruptDocumentError } from '../storage/store.js'
 import type { Logger } from '../log.js'
 import { TokenBucket } from './rate-limit.js'
@@ -175,6 +175,8 @@ export class Connection implements RoomConnection {
     if (err instanceof CorruptDocumentError) {
       this.context.logger.error('room.corrupt', { room: this.grant.room, error: err })
       this.close(CloseCode.documentUnavailable, 'document damaged; it was not changed')
+    } else if (err instanceof RegistryClosedError) {
+      this.close(CloseCode.serviceRestart, 'server shutting down')
     } else if (err instanceof RoomLimitError) {
       this.rejectWith(CloseCode.tryAgainLater, 'room-limit', err.message)
     } else {
