@@ -8,12 +8,15 @@ import type { DocStore, StoredDocument } from './store.js'
 export function createMemoryStore (): DocStore {
   const docs = new Map<string, { snapshot: Uint8Array | null, updates: Uint8Array[] }>()
   const done = Promise.resolve()
+  let closed = false
+  const refuse = (): Promise<void> => Promise.reject(new Error('store is closed'))
   return {
     async load (name): Promise<StoredDocument> {
       const doc = docs.get(name)
       return { snapshot: doc?.snapshot ?? null, updates: doc ? [...doc.updates] : [] }
     },
     append (name, update) {
+      if (closed) return refuse()
       // Copy: the caller's bytes may be a view into a larger network buffer.
       const copy = update.slice()
       const doc = docs.get(name)
@@ -22,12 +25,15 @@ export function createMemoryStore (): DocStore {
       return done
     },
     replace (name, snapshot) {
+      if (closed) return refuse()
       docs.set(name, { snapshot: snapshot.slice(), updates: [] })
       return done
     },
     async list () {
-      return [...docs.keys()].sort()
+      return [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
     },
-    async close () {}
+    async close () {
+      closed = true
+    }
   }
 }

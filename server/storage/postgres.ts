@@ -1,10 +1,13 @@
 /**
  * Documents in PostgreSQL (`pg`). Writes that arrive while a commit is in
  * flight wait and then commit together in the next transaction, so one
- * round trip and one WAL flush serve many updates.
+ * round trip and one WAL flush serve many updates. Several relays may share
+ * the tables: each one's compaction removes only what it has seen.
  */
 import pg from 'pg'
 import type { DocStore, StoredDocument } from './store.js'
+import { createGroupCommit, type Write } from './group-commit.js'
+import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions {
@@ -14,20 +17,10 @@ export interface PostgresStoreOptions {
   readonly tablePrefix?: string
 }
 
-type Write =
-  | { readonly kind: 'append', readonly name: string, readonly data: Uint8Array }
-  | { readonly kind: 'replace', readonly name: string, readonly data: Uint8Array }
-
-interface Batch {
-  readonly writes: Write[]
-  readonly done: Promise<void>
-  resolve (): void
-  reject (err: unknown): void
-}
-
 /**
  * Connects, creates the tables if they are missing, and returns the store.
- * Rejects when the database cannot be reached.
+ * Rejects when the database cannot be reached or `tablePrefix` is not a
+ * lowercase identifier of at most 41 characters.
  */
 export async function openPostgresStore (options: PostgresStoreOptions): Promise<DocStore> {
   const prefix = options.tablePrefix ?? 'coedit'
@@ -36,54 +29,73 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   const updates = `${prefix}_updates`
   const pool = new pg.Pool({ connectionString: options.connectionString, max: 4 })
   pool.on('error', () => {}) // an idle client's error surfaces on its next query
-  const setup = await pool.connect()
+  const setup = await pool.connect().catch(async (err) => {
+    await pool.end()
+    throw err
+  })
   try {
     await setup.query('BEGIN')
     await setup.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${prefix}-schema`])
-    await setup.query(`CREATE TABLE IF NOT EXISTS ${snapshots} (doc TEXT PRIMARY KEY, data BYTEA NOT NULL)`)
+    await setup.query(`CREATE TABLE IF NOT EXISTS ${snapshots} (doc TEXT PRIMARY KEY, data BYTEA NOT NULL, version BIGINT NOT NULL DEFAULT 0)`)
+    await setup.query(`ALTER TABLE ${snapshots} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0`)
     await setup.query(`CREATE TABLE IF NOT EXISTS ${updates} (seq BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL, data BYTEA NOT NULL)`)
     await setup.query(`CREATE INDEX IF NOT EXISTS ${updates}_by_doc ON ${updates} (doc, seq)`)
     await setup.query('COMMIT')
+    setup.release()
   } catch (err) {
     await setup.query('ROLLBACK').catch(() => {})
+    setup.release(true)
+    await pool.end()
     throw err
-  } finally {
-    setup.release()
   }
 
-  /** Per document, the highest log seq this instance has loaded or written: what a `replace` may delete. */
-  const seenSeq = new Map<string, string>()
-  let pending: Batch | null = null
-  let inFlight: Promise<void> | null = null
-  let closed = false
+  const known = new KnownRows()
+
+  const appendRun = async (client: pg.PoolClient, transaction: KnownRowsTransaction, run: Write[]): Promise<void> => {
+    // One multi-row insert; rows get increasing seq in array order.
+    const inserted = await client.query(
+      `INSERT INTO ${updates} (doc, data) SELECT * FROM unnest($1::text[], $2::bytea[]) RETURNING doc, seq`,
+      [run.map((write) => write.name), run.map((write) => asBuffer(write.data))])
+    for (const row of inserted.rows as Array<{ doc: string, seq: string }>) transaction.appended(row.doc, Number(row.seq))
+  }
+
+  const replace = async (client: pg.PoolClient, transaction: KnownRowsTransaction, write: Write): Promise<void> => {
+    const target = transaction.target(write.name)
+    const current = await client.query(`SELECT version FROM ${snapshots} WHERE doc = $1`, [write.name])
+    const currentVersion = current.rows.length > 0 ? Number(current.rows[0].version) : null
+    // A snapshot this instance never saw may hold what no log row does any more: keep it as an update.
+    if (currentVersion !== null && currentVersion !== target.version) {
+      await client.query(`INSERT INTO ${updates} (doc, data) SELECT doc, data FROM ${snapshots} WHERE doc = $1`, [write.name])
+    }
+    if (target.seqs.length > 0) {
+      await client.query(`DELETE FROM ${updates} WHERE doc = $1 AND seq = ANY($2::bigint[])`, [write.name, target.seqs])
+    }
+    const version = (currentVersion ?? 0) + 1
+    await client.query(
+      `INSERT INTO ${snapshots} (doc, data, version) VALUES ($1, $2, $3)
+       ON CONFLICT (doc) DO UPDATE SET data = excluded.data, version = excluded.version`,
+      [write.name, asBuffer(write.data), version])
+    transaction.replaced(write.name, target.seqs, version)
+  }
 
   const commit = async (writes: Write[]): Promise<void> => {
+    const transaction = known.begin()
     const client = await pool.connect()
     try {
       await client.query('BEGIN')
+      // Replaces of one document by several relays take turns; locking in name order cannot deadlock.
+      const replaced = [...new Set(writes.filter((write) => write.kind === 'replace').map((write) => write.name))].sort()
+      if (replaced.length > 0) {
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) FROM unnest($1::text[]) AS name', [replaced.map((name) => `${prefix}:${name}`)])
+      }
       for (let i = 0; i < writes.length;) {
-        const write = writes[i]
-        if (write.kind === 'replace') {
-          await client.query(`DELETE FROM ${updates} WHERE doc = $1 AND seq <= $2`, [write.name, seenSeq.get(write.name) ?? '0'])
-          await client.query(
-            `INSERT INTO ${snapshots} (doc, data) VALUES ($1, $2) ON CONFLICT (doc) DO UPDATE SET data = excluded.data`,
-            [write.name, Buffer.from(write.data.buffer, write.data.byteOffset, write.data.byteLength)]
-          )
-          i++
+        if (writes[i].kind === 'replace') {
+          await replace(client, transaction, writes[i++])
           continue
         }
-        // A run of appends becomes one multi-row insert; rows get increasing seq in array order.
-        const names: string[] = []
-        const data: Buffer[] = []
-        for (; i < writes.length && writes[i].kind === 'append'; i++) {
-          names.push(writes[i].name)
-          data.push(Buffer.from(writes[i].data.buffer, writes[i].data.byteOffset, writes[i].data.byteLength))
-        }
-        const inserted = await client.query(
-          `INSERT INTO ${updates} (doc, data) SELECT * FROM unnest($1::text[], $2::bytea[]) RETURNING doc, seq`, [names, data])
-        for (const row of inserted.rows as Array<{ doc: string, seq: string }>) {
-          if (BigInt(row.seq) > BigInt(seenSeq.get(row.doc) ?? '0')) seenSeq.set(row.doc, row.seq)
-        }
+        const start = i
+        while (i < writes.length && writes[i].kind === 'append') i++
+        await appendRun(client, transaction, writes.slice(start, i))
       }
       await client.query('COMMIT')
       client.release()
@@ -92,68 +104,46 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       client.release(true)
       throw err
     }
+    transaction.commit()
   }
 
-  const run = (): void => {
-    if (inFlight || !pending) return
-    const batch = pending
-    pending = null
-    inFlight = commit(batch.writes).then(() => batch.resolve(), (err) => batch.reject(err)).finally(() => {
-      inFlight = null
-      run()
-    })
-  }
-
-  const enqueue = (write: Write): Promise<void> => {
-    if (closed) return Promise.reject(new Error('store is closed'))
-    if (!pending) {
-      let resolve!: () => void
-      let reject!: (err: unknown) => void
-      const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-      pending = { writes: [], done, resolve, reject }
-      setImmediate(run)
-    }
-    pending.writes.push(write)
-    return pending.done
-  }
-
-  const drain = async (): Promise<void> => {
-    while (inFlight || pending) {
-      run()
-      await (inFlight ?? Promise.resolve()).catch(() => {})
-    }
-  }
+  const writes = createGroupCommit(commit)
+  let closed = false
 
   return {
     async load (name): Promise<StoredDocument> {
+      await writes.settled()
       // One statement, so a concurrent compaction cannot split snapshot and log.
       const result = await pool.query(
-        `SELECT 0 AS part, 0::bigint AS seq, data FROM ${snapshots} WHERE doc = $1
+        `SELECT 0 AS part, version AS seq, data FROM ${snapshots} WHERE doc = $1
          UNION ALL SELECT 1, seq, data FROM ${updates} WHERE doc = $1 ORDER BY part, seq`, [name])
       const rows = result.rows as Array<{ part: number, seq: string, data: Buffer }>
-      const hasSnapshot = rows.length > 0 && rows[0].part === 0
-      const last = rows[rows.length - 1]
-      if (last && last.part === 1) seenSeq.set(name, last.seq)
-      return {
-        snapshot: hasSnapshot ? rows[0].data : null,
-        updates: (hasSnapshot ? rows.slice(1) : rows).map((row) => row.data)
-      }
+      const snapshot = rows.length > 0 && rows[0].part === 0 ? rows[0] : null
+      const log = snapshot ? rows.slice(1) : rows
+      known.loaded(name, snapshot ? Number(snapshot.seq) : null, log.map((row) => Number(row.seq)))
+      return { snapshot: snapshot?.data ?? null, updates: log.map((row) => row.data) }
     },
     append (name, update) {
-      return enqueue({ kind: 'append', name, data: update })
+      return writes.add({ kind: 'append', name, data: update })
     },
     replace (name, snapshot) {
-      return enqueue({ kind: 'replace', name, data: snapshot })
+      return writes.add({ kind: 'replace', name, data: snapshot })
     },
     async list () {
-      const result = await pool.query(`SELECT doc FROM ${snapshots} UNION SELECT doc FROM ${updates} ORDER BY 1`)
+      await writes.settled()
+      const result = await pool.query(`SELECT doc COLLATE "C" AS doc FROM ${snapshots} UNION SELECT doc FROM ${updates} ORDER BY 1`)
       return result.rows.map((row) => row.doc as string)
     },
     async close () {
       if (closed) return
       closed = true
-      await drain()
+      await writes.close()
       await pool.end()
     }
   }
+}
+
+/** The bytes of `data` as a Buffer sharing its memory (pg sends Buffers as bytea). */
+function asBuffer (data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 }

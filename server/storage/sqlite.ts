@@ -3,15 +3,18 @@
  *
  * Writes made in one event-loop turn are committed together in one
  * transaction (group commit). With `synchronous = NORMAL` a commit survives
- * a crash of this process (the WAL is in the OS's hands once written); a
- * power loss or OS crash can lose the last commits before a checkpoint.
- * `synchronous = FULL` makes each commit survive a power loss too, at the
- * cost of an fsync per transaction.
+ * a crash of this process, `kill -9` included: it is in the WAL file, in the
+ * operating system's hands, before the transaction returns. A power loss or
+ * OS crash can lose the commits made since the last checkpoint's fsync.
+ * `synchronous = FULL` fsyncs the WAL on every commit, so each one survives
+ * a power loss too, at the cost of that fsync per group.
  */
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DocStore, StoredDocument } from './store.js'
+import { createGroupCommit, type Write } from './group-commit.js'
+import { KnownRows } from './known-rows.js'
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -20,10 +23,6 @@ export interface SqliteStoreOptions {
   /** 'normal' (default) survives a process crash; 'full' also a power loss. */
   readonly sync?: 'normal' | 'full'
 }
-
-type Write =
-  | { readonly kind: 'append', readonly name: string, readonly data: Uint8Array }
-  | { readonly kind: 'replace', readonly name: string, readonly data: Uint8Array }
 
 /** Opens (creating if needed) the database in `dataDir`. */
 export function openSqliteStore (options: SqliteStoreOptions): DocStore {
@@ -35,7 +34,8 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   db.exec(`
     CREATE TABLE IF NOT EXISTS snapshots (
       doc TEXT PRIMARY KEY,
-      data BLOB NOT NULL
+      data BLOB NOT NULL,
+      version INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS updates (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -44,82 +44,68 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     );
     CREATE INDEX IF NOT EXISTS updates_by_doc ON updates (doc, seq);
   `)
+  const snapshotColumns = db.prepare('SELECT name FROM pragma_table_info(\'snapshots\')').pluck().all() as string[]
+  if (!snapshotColumns.includes('version')) db.exec('ALTER TABLE snapshots ADD COLUMN version INTEGER NOT NULL DEFAULT 0')
+
   const insertUpdate = db.prepare('INSERT INTO updates (doc, data) VALUES (?, ?)')
-  const deleteUpdates = db.prepare('DELETE FROM updates WHERE doc = ? AND seq <= ?')
-  const upsertSnapshot = db.prepare('INSERT INTO snapshots (doc, data) VALUES (?, ?) ON CONFLICT (doc) DO UPDATE SET data = excluded.data')
-  const selectSnapshot = db.prepare('SELECT data FROM snapshots WHERE doc = ?').pluck()
+  const deleteUpdates = db.prepare('DELETE FROM updates WHERE doc = ? AND seq IN (SELECT value FROM json_each(?))')
+  const moveSnapshotToLog = db.prepare('INSERT INTO updates (doc, data) SELECT doc, data FROM snapshots WHERE doc = ?')
+  const upsertSnapshot = db.prepare(
+    'INSERT INTO snapshots (doc, data, version) VALUES (?, ?, ?) ON CONFLICT (doc) DO UPDATE SET data = excluded.data, version = excluded.version')
+  const selectVersion = db.prepare('SELECT version FROM snapshots WHERE doc = ?').pluck()
+  const selectSnapshot = db.prepare('SELECT data, version FROM snapshots WHERE doc = ?')
   const selectUpdates = db.prepare('SELECT seq, data FROM updates WHERE doc = ? ORDER BY seq')
   const selectNames = db.prepare('SELECT doc FROM snapshots UNION SELECT doc FROM updates ORDER BY 1').pluck()
 
-  /** Per document, the highest log seq this instance has loaded or written: what a `replace` may delete. */
-  const seenSeq = new Map<string, number | bigint>()
+  const known = new KnownRows()
 
+  // IMMEDIATE takes the write lock up front, so another process writing the
+  // same file cannot invalidate what a replace read.
   const commit = db.transaction((writes: Write[]) => {
+    const transaction = known.begin()
     for (const write of writes) {
       if (write.kind === 'append') {
-        seenSeq.set(write.name, insertUpdate.run(write.name, write.data).lastInsertRowid)
-      } else {
-        deleteUpdates.run(write.name, seenSeq.get(write.name) ?? 0)
-        upsertSnapshot.run(write.name, write.data)
+        transaction.appended(write.name, Number(insertUpdate.run(write.name, write.data).lastInsertRowid))
+        continue
       }
+      const target = transaction.target(write.name)
+      const current = selectVersion.get(write.name) as number | undefined
+      // A snapshot this instance never saw may hold what no log row does any more: keep it as an update.
+      if (current !== undefined && current !== target.version) moveSnapshotToLog.run(write.name)
+      if (target.seqs.length > 0) deleteUpdates.run(write.name, JSON.stringify(target.seqs))
+      const version = (current ?? 0) + 1
+      upsertSnapshot.run(write.name, write.data, version)
+      transaction.replaced(write.name, target.seqs, version)
     }
+    return transaction
   })
+  const writes = createGroupCommit((group) => commit.immediate(group).commit())
 
-  /** Writes of the current event-loop turn; they commit together and share one promise. */
-  let pending: { writes: Write[], done: Promise<void>, resolve: () => void, reject: (err: unknown) => void } | null = null
-  let closed = false
-
-  const flush = (): void => {
-    const batch = pending
-    pending = null
-    if (!batch) return
-    try {
-      commit(batch.writes)
-    } catch (err) {
-      batch.reject(err)
-      return
-    }
-    batch.resolve()
-  }
-
-  const enqueue = (write: Write): Promise<void> => {
-    if (closed) return Promise.reject(new Error('store is closed'))
-    if (!pending) {
-      let resolve!: () => void
-      let reject!: (err: unknown) => void
-      const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-      pending = { writes: [], done, resolve, reject }
-      setImmediate(flush)
-    }
-    pending.writes.push(write)
-    return pending.done
-  }
+  const read = db.transaction((name: string) => ({
+    snapshot: selectSnapshot.get(name) as { data: Buffer, version: number } | undefined,
+    rows: selectUpdates.all(name) as Array<{ seq: number, data: Buffer }>
+  }))
 
   return {
     async load (name): Promise<StoredDocument> {
-      flush()
-      const read = db.transaction(() => ({
-        snapshot: selectSnapshot.get(name) as Buffer | undefined,
-        rows: selectUpdates.all(name) as Array<{ seq: number, data: Buffer }>
-      }))
-      const { snapshot, rows } = read()
-      if (rows.length > 0) seenSeq.set(name, rows[rows.length - 1].seq)
-      return { snapshot: snapshot ?? null, updates: rows.map((row) => row.data) }
+      writes.flush()
+      const { snapshot, rows } = read(name)
+      known.loaded(name, snapshot?.version ?? null, rows.map((row) => row.seq))
+      return { snapshot: snapshot?.data ?? null, updates: rows.map((row) => row.data) }
     },
     append (name, update) {
-      return enqueue({ kind: 'append', name, data: update })
+      return writes.add({ kind: 'append', name, data: update })
     },
     replace (name, snapshot) {
-      return enqueue({ kind: 'replace', name, data: snapshot })
+      return writes.add({ kind: 'replace', name, data: snapshot })
     },
     async list () {
-      flush()
+      writes.flush()
       return selectNames.all() as string[]
     },
     async close () {
-      if (closed) return
-      flush()
-      closed = true
+      if (!db.open) return
+      await writes.close()
       db.close()
     }
   }

@@ -20,19 +20,25 @@ export interface StoredDocument {
  * the same event-loop turn into one transaction.
  */
 export interface DocStore {
-  /** Reads a document; a document never written reads as `{snapshot: null, updates: []}`. */
+  /**
+   * Reads a document, after every write called before this load has
+   * committed or failed. A document never written reads as
+   * `{snapshot: null, updates: []}`.
+   */
   load (name: string): Promise<StoredDocument>
   /** Appends one update to a document's log; resolves once it is durable. */
   append (name: string, update: Uint8Array): Promise<void>
   /**
    * Compaction: `snapshot` replaces the snapshot and every update of `name`
-   * that this store instance loaded or appended before this call. Updates
-   * appended later, or by another process it has not loaded, stay in the log.
+   * that this store instance loaded or appended before this call, so it must
+   * contain all of them. What this instance has not seen stays: updates
+   * appended later, and updates or a snapshot another process wrote that it
+   * has not loaded (such a snapshot is kept as an update of the log).
    */
   replace (name: string, snapshot: Uint8Array): Promise<void>
-  /** Lists stored document names in lexical order. */
+  /** Lists stored document names in lexical order (by Unicode code point). */
   list (): Promise<string[]>
-  /** Waits for every pending write, then releases the store's resources. */
+  /** Waits for every pending write, then releases the store's resources; later writes reject. */
   close (): Promise<void>
 }
 
