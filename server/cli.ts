@@ -42,6 +42,10 @@ Options (each also read from the environment variable in brackets):
   --data-dir D        folder of the SQLite database [DATA_DIR] (default ${defaultConfig.dataDir})
   --database-url URL  PostgreSQL connection string [DATABASE_URL]
   --sqlite-sync MODE  normal (survives a crash) or full (also a power loss) [SQLITE_SYNC] (default normal)
+  --table-prefix P    prefix of the PostgreSQL tables [TABLE_PREFIX] (default ${defaultConfig.tablePrefix})
+  --compact-after-updates N
+                      compact a document's stored log once it holds N updates
+                      [COMPACT_AFTER_UPDATES] (default ${defaultConfig.compactAfterUpdates})
   --log-level L       debug, info, warn or error [LOG_LEVEL] (default info)
   --auth-secret S     HMAC secret (32+ characters) that signs access tokens [AUTH_SECRET];
                       without it (or AUTH_PUBLIC_KEY / AUTH_PUBLIC_KEY_FILE) the server runs open
@@ -56,6 +60,8 @@ const options = {
   'data-dir': { type: 'string' },
   'database-url': { type: 'string' },
   'sqlite-sync': { type: 'string' },
+  'table-prefix': { type: 'string' },
+  'compact-after-updates': { type: 'string' },
   'log-level': { type: 'string' },
   'auth-secret': { type: 'string' },
   'allowed-origins': { type: 'string' },
@@ -103,7 +109,7 @@ async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
-type Settings = Pick<Config, 'port' | 'host' | 'storage' | 'dataDir' | 'databaseUrl' | 'sqliteSync' | 'authSecret' | 'authPublicKeyPem' | 'allowedOrigins'>
+type Settings = Pick<Config, 'port' | 'host' | 'storage' | 'dataDir' | 'databaseUrl' | 'sqliteSync' | 'tablePrefix' | 'compactAfterUpdates' | 'authSecret' | 'authPublicKeyPem' | 'allowedOrigins'>
 
 function readSettings (values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Settings {
   const pick = (flag: string, variable: string): string | undefined => {
@@ -119,6 +125,9 @@ function readSettings (values: Record<string, string | boolean | undefined>, env
   if (storage === 'postgres' && !databaseUrl) throw new UsageError('storage postgres needs --database-url or DATABASE_URL')
   const sqliteSync = pick('sqlite-sync', 'SQLITE_SYNC') ?? defaultConfig.sqliteSync
   if (sqliteSync !== 'normal' && sqliteSync !== 'full') throw new UsageError(`sqlite-sync must be normal or full, got "${sqliteSync}"`)
+  const compactText = pick('compact-after-updates', 'COMPACT_AFTER_UPDATES')
+  const compactAfterUpdates = compactText === undefined ? defaultConfig.compactAfterUpdates : Number(compactText)
+  if (!Number.isInteger(compactAfterUpdates) || compactAfterUpdates < 1) throw new UsageError(`compact-after-updates must be a whole number of at least 1, got "${compactText}"`)
   const publicKeyFile = env.AUTH_PUBLIC_KEY_FILE
   let authPublicKeyPem = env.AUTH_PUBLIC_KEY ?? null
   if (!authPublicKeyPem && publicKeyFile) {
@@ -140,7 +149,9 @@ function readSettings (values: Record<string, string | boolean | undefined>, env
     storage,
     dataDir: pick('data-dir', 'DATA_DIR') ?? defaultConfig.dataDir,
     databaseUrl,
-    sqliteSync
+    sqliteSync,
+    tablePrefix: pick('table-prefix', 'TABLE_PREFIX') ?? defaultConfig.tablePrefix,
+    compactAfterUpdates
   }
 }
 
@@ -148,7 +159,7 @@ async function openStore (settings: Settings): Promise<DocStore> {
   switch (settings.storage) {
     case 'memory': return createMemoryStore()
     case 'sqlite': return openSqliteStore({ dataDir: settings.dataDir, sync: settings.sqliteSync })
-    case 'postgres': return await openPostgresStore({ connectionString: settings.databaseUrl as string })
+    case 'postgres': return await openPostgresStore({ connectionString: settings.databaseUrl as string, tablePrefix: settings.tablePrefix })
   }
 }
 

@@ -21,6 +21,8 @@ export interface Config {
   readonly databaseUrl: string | null
   /** SQLite `synchronous` level: 'normal' survives a process crash, 'full' also a power loss. `SQLITE_SYNC`. */
   readonly sqliteSync: 'normal' | 'full'
+  /** Prefix of the PostgreSQL tables, so deployments can share a database. `TABLE_PREFIX`, `--table-prefix`. */
+  readonly tablePrefix: string
   /** Folder of the built editor to serve at `/`; null serves no editor. */
   readonly editorDir: string | null
   /** How often every socket is pinged; a socket that has not answered the previous ping is dropped. */
@@ -37,7 +39,7 @@ export interface Config {
   readonly maxQueuedBytesWhileLoading: number
   /** Longest room name, in characters. */
   readonly maxRoomNameLength: number
-  /** Compact a document's stored log once it holds this many updates… */
+  /** Compact a document's stored log once it holds this many updates… `COMPACT_AFTER_UPDATES`, `--compact-after-updates`. */
   readonly compactAfterUpdates: number
   /** …or this many bytes. */
   readonly compactAfterBytes: number
@@ -85,6 +87,7 @@ export const defaultConfig: Config = {
   dataDir: './data',
   databaseUrl: null,
   sqliteSync: 'normal',
+  tablePrefix: 'coedit',
   editorDir: null,
   heartbeatIntervalMs: 30_000,
   unloadGraceMs: 10_000,
