@@ -274,7 +274,9 @@ export class Room {
     }
     const transaction = this.lastTransaction as Y.Transaction | null
     const integrated = transaction !== null && changedDocument(transaction)
-    const pendingChanged = store.pendingStructs?.update !== pendingBefore?.update || store.pendingDs !== pendingDsBefore
+    // Yjs re-encodes what waits on every update, so compare contents: a client that reconnects
+    // sends back what it holds waiting, and that must not be stored and relayed again.
+    const pendingChanged = !sameBytes(store.pendingStructs?.update, pendingBefore?.update) || !sameBytes(store.pendingDs, pendingDsBefore)
     if (pendingChanged && pendingBytes(store) > this.options.maxPendingBytesPerRoom) {
       // Keep what integrated, forget what waits: it is neither stored nor relayed.
       store.pendingStructs = pendingBefore
@@ -434,6 +436,13 @@ function changedDocument (transaction: Y.Transaction): boolean {
     if (transaction.beforeState.get(client) !== clock) return true
   }
   return false
+}
+
+/** Whether two optional byte arrays hold the same bytes. */
+function sameBytes (a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+  if (a === b) return true
+  if (!a || !b || a.length !== b.length) return false
+  return Buffer.compare(a, b) === 0
 }
 
 /** Bytes of updates the document holds while their dependencies are missing. */
