@@ -20,6 +20,7 @@ import {
   encodeAwareness, encodePermissionDenied, encodeSaved, encodeSyncStep1, encodeSyncStep2, encodeUpdate
 } from '../protocol/messages.js'
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, type AwarenessEntry } from '../protocol/awareness.js'
+import { checkUpdate } from '../protocol/update.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import { CorruptDocumentError, type DocStore, type StoredDocument } from '../storage/store.js'
 import type { Logger } from '../log.js'
@@ -262,6 +263,8 @@ export class Room {
     if (this.storedBytes + update.length > this.options.maxDocumentBytes) {
       throw new ProtocolError('document-too-large', `the document may not grow beyond ${this.options.maxDocumentBytes} bytes`)
     }
+    // Refuses what Yjs would throw on after integrating part of it, without the cost of a rebuild.
+    checkUpdate(update)
     const store = this.ydoc.store
     const pendingBefore = store.pendingStructs && { missing: new Map(store.pendingStructs.missing), update: store.pendingStructs.update }
     const pendingDsBefore = store.pendingDs
