@@ -1,5 +1,7 @@
 /**
- * A check of Yjs updates before they touch a document.
+ * Looks at Yjs updates before they touch a document: whether they are safe
+ * to apply (`checkUpdate`), and whether they would change anything
+ * (`changesDocument`).
  *
  * `Y.applyUpdate` integrates structs as it reads them and reads the delete
  * set last, so an update that is cut short or garbled there, or that points
@@ -40,4 +42,35 @@ export function checkUpdate (update: Uint8Array): void {
   for (const ranges of ds.clients.values()) {
     if (ranges.some((range) => range.len <= 0)) throw new ProtocolError('invalid-update', 'the delete set holds an empty range')
   }
+}
+
+/**
+ * Whether applying `update` to `doc` would add a struct or delete an item
+ * that `doc` does not already hold deleted. Does not change `doc`. An update
+ * that does not parse counts as a change. A sync step 2 of a client that is
+ * up to date carries the whole delete set again, and changes nothing.
+ */
+export function changesDocument (doc: Y.Doc, update: Uint8Array): boolean {
+  let decoded: ReturnType<typeof Y.decodeUpdate>
+  try {
+    decoded = Y.decodeUpdate(update)
+  } catch {
+    return true
+  }
+  const store = doc.store
+  for (const struct of decoded.structs) {
+    if (struct instanceof Y.Skip) continue
+    if (struct.id.clock + struct.length > Y.getState(store, struct.id.client)) return true
+  }
+  for (const [client, ranges] of decoded.ds.clients) {
+    const structs = store.clients.get(client)
+    for (const { clock, len } of ranges) {
+      if (len <= 0) continue
+      if (!structs || clock + len > Y.getState(store, client)) return true
+      for (let i = Y.findIndexSS(structs, clock); i < structs.length && structs[i].id.clock < clock + len; i++) {
+        if (!structs[i].deleted) return true
+      }
+    }
+  }
+  return false
 }

@@ -20,7 +20,7 @@ import {
   encodeAwareness, encodePermissionDenied, encodeSaved, encodeSyncStep1, encodeSyncStep2, encodeUpdate
 } from '../protocol/messages.js'
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, type AwarenessEntry } from '../protocol/awareness.js'
-import { checkUpdate } from '../protocol/update.js'
+import { changesDocument, checkUpdate } from '../protocol/update.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import { CorruptDocumentError, type DocStore, type StoredDocument } from '../storage/store.js'
 import type { Logger } from '../log.js'
@@ -257,7 +257,8 @@ export class Room {
   private applyClientUpdate (connection: RoomConnection, update: Uint8Array, raw: Uint8Array | null): void {
     if (isEmptyUpdate(update)) return
     if (connection.readOnly) {
-      connection.send(encodePermissionDenied('read-only access: your edits are not saved'))
+      // Up-to-date readers send the whole delete set back when they sync: that is no edit.
+      if (changesDocument(this.ydoc, update)) connection.send(encodePermissionDenied('read-only access: your edits are not saved'))
       return
     }
     if (this.storedBytes + update.length > this.options.maxDocumentBytes) {
