@@ -1,0 +1,43 @@
+/**
+ * One shared document and its link to the relay.
+ */
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import type { Awareness } from 'y-protocols/awareness'
+import { savedQueryParam } from './saved.js'
+
+/** The name of the shared text in every document; the relay and its export use the same. */
+export const textName = 'text'
+
+/** A document, its text, and the provider that syncs it. */
+export interface SharedDocument {
+  readonly doc: Y.Doc
+  readonly text: Y.Text
+  readonly provider: WebsocketProvider
+  /** Presence (names, colours, cursors) of everyone in the document, this page included. */
+  readonly awareness: Awareness
+}
+
+/**
+ * The relay's WebSocket URL for a page at `location`: the same host, with
+ * `wss:` on https pages and `ws:` otherwise.
+ */
+export function relayUrl (location: Pick<Location, 'protocol' | 'host'>): string {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}`
+}
+
+/**
+ * Creates the document `name` and a provider for it on the relay at
+ * `serverUrl`, asking for saved confirmations. The provider does not
+ * connect until `provider.connect()`, so that every listener can be in place
+ * before the first message arrives.
+ */
+export function openDocument (name: string, serverUrl: string): SharedDocument {
+  const doc = new Y.Doc()
+  // The provider puts the room into the URL path as it is; the relay decodes it.
+  const provider = new WebsocketProvider(serverUrl, encodeURIComponent(name), doc, {
+    connect: false,
+    params: { [savedQueryParam]: '1' }
+  })
+  return { doc, text: doc.getText(textName), provider, awareness: provider.awareness }
+}

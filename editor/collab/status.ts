@@ -1,0 +1,52 @@
+/**
+ * The state of the link to the relay, as a person should read it.
+ */
+import type { WebsocketProvider } from 'y-websocket'
+
+/**
+ * - `connecting`: no connection yet, or connected and still catching up;
+ * - `connected`: the socket is open and the document is in sync;
+ * - `offline`: the connection dropped or failed; the provider keeps retrying;
+ * - `closed`: the relay refused the document for good (`reason` says why); no retries.
+ */
+export type ConnectionState =
+  | { readonly kind: 'connecting' }
+  | { readonly kind: 'connected' }
+  | { readonly kind: 'offline' }
+  | { readonly kind: 'closed', readonly reason: string }
+
+/**
+ * Calls `onChange` with the connection state whenever it may have changed
+ * (and once at once), deriving it from the socket itself
+ * (`provider.wsconnected`, `provider.synced`) rather than from the order of
+ * events.
+ */
+export function watchConnection (provider: WebsocketProvider, onChange: (state: ConnectionState) => void): void {
+  let dropped = false
+  let refused: string | null = null
+  const report = (): void => {
+    if (refused !== null) onChange({ kind: 'closed', reason: refused })
+    else if (provider.wsconnected) onChange({ kind: provider.synced ? 'connected' : 'connecting' })
+    else onChange({ kind: dropped ? 'offline' : 'connecting' })
+  }
+  const onStatus = ({ status }: { status: string }): void => {
+    if (status === 'connected') {
+      dropped = false
+      refused = null
+    }
+    report()
+  }
+  const onClose = (): void => {
+    dropped = true
+    report()
+  }
+  const onClosed = ({ reason }: { code: number, reason: string }): void => {
+    refused = reason === '' ? 'The server closed this document.' : reason
+    report()
+  }
+  provider.on('status', onStatus)
+  provider.on('sync', report)
+  provider.on('connection-close', onClose)
+  provider.on('closed', onClosed)
+  report()
+}

@@ -1,0 +1,85 @@
+/**
+ * The dialog in which a person sets the name and colour others see.
+ */
+import { cleanDisplayName, maxDisplayNameLength, palette, type Identity } from '../collab/identity.js'
+
+/** Words for the two occasions the dialog opens on. */
+export interface NameDialogText {
+  readonly title: string
+  readonly cancel: string
+}
+
+/**
+ * Opens `dialog` (an empty `<dialog>`) as a modal with `current` filled in,
+ * and resolves with the identity chosen, or null when it was cancelled or
+ * the name left blank.
+ */
+export function askIdentity (dialog: HTMLDialogElement, current: Identity, text: NameDialogText): Promise<Identity | null> {
+  const form = document.createElement('form')
+  form.method = 'dialog'
+  const heading = document.createElement('h2')
+  heading.textContent = text.title
+  const label = document.createElement('label')
+  label.textContent = 'Your name'
+  const input = document.createElement('input')
+  input.name = 'name'
+  input.value = current.name
+  input.maxLength = maxDisplayNameLength
+  input.autocomplete = 'name'
+  input.required = true
+  input.dataset.testid = 'name-input'
+  label.append(input)
+  const colors = document.createElement('fieldset')
+  colors.className = 'colors'
+  const legend = document.createElement('legend')
+  legend.textContent = 'Your colour'
+  colors.append(legend, ...palette.map((color) => swatch(color, color === current.color)))
+  const hint = document.createElement('p')
+  hint.className = 'hint'
+  hint.textContent = 'Others see this next to your cursor.'
+  const buttons = document.createElement('div')
+  buttons.className = 'dialog-buttons'
+  // Only Save submits, so Enter in the name field saves.
+  const cancel = button(text.cancel, 'button')
+  cancel.addEventListener('click', () => dialog.close())
+  const save = button('Save', 'submit')
+  save.value = 'save'
+  save.dataset.testid = 'name-save'
+  save.className = 'primary'
+  buttons.append(cancel, save)
+  form.append(heading, label, colors, hint, buttons)
+  dialog.replaceChildren(form)
+  dialog.returnValue = ''
+  dialog.showModal()
+  input.select()
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      const name = cleanDisplayName(input.value)
+      const color = new FormData(form).get('color')
+      if (dialog.returnValue !== 'save' || name === '') resolve(null)
+      else resolve({ name, color: typeof color === 'string' ? color : current.color })
+    }, { once: true })
+  })
+}
+
+function swatch (color: string, checked: boolean): HTMLLabelElement {
+  const label = document.createElement('label')
+  label.className = 'swatch'
+  label.style.backgroundColor = color
+  label.title = color
+  const radio = document.createElement('input')
+  radio.type = 'radio'
+  radio.name = 'color'
+  radio.value = color
+  radio.checked = checked
+  radio.setAttribute('aria-label', `Colour ${color}`)
+  label.append(radio)
+  return label
+}
+
+function button (text: string, type: 'button' | 'submit'): HTMLButtonElement {
+  const element = document.createElement('button')
+  element.type = type
+  element.textContent = text
+  return element
+}

@@ -1,0 +1,104 @@
+/**
+ * The editor as the browser tests see it: a relay serving the built editor,
+ * and a page driven through the DOM (`data-testid` attributes and
+ * CodeMirror's own classes).
+ */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core'
+import * as Y from 'yjs'
+import type { Relay, RelayOptions } from '../../server/relay.js'
+import type { DocStore } from '../../server/storage/store.js'
+import { applyStoredDocument } from '../../server/rooms/room.js'
+import { onTeardown, startTestRelay } from '../helpers/relay.js'
+
+/** The built editor, as `npm run build` leaves it. */
+export const editorDir = fileURLToPath(new URL('../../dist/editor', import.meta.url))
+
+/** Starts a relay on 127.0.0.1 serving the built editor (port 0 unless given), closed after the test. */
+export async function startEditorRelay (options: RelayOptions = {}): Promise<Relay> {
+  if (!existsSync(`${editorDir}/index.html`)) {
+    throw new Error(`the editor is not built: ${editorDir}/index.html is missing. Run \`npm run build\` first.`)
+  }
+  return await startTestRelay({ editorDir, ...options })
+}
+
+/** A name and colour as the editor keeps them in localStorage. */
+export interface TestIdentity {
+  readonly name: string
+  readonly color: string
+}
+
+/**
+ * A fresh browser profile, closed after the test. With `identity`, its pages
+ * start as that person, as if the name had been chosen on an earlier visit.
+ * Waits in it give up after 10 s.
+ */
+export async function newProfile (browser: Browser, identity?: TestIdentity, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const context = await browser.newContext(options)
+  onTeardown(() => context.close())
+  context.setDefaultTimeout(10_000)
+  if (identity) await context.addInitScript(`localStorage.setItem('coedit.identity', ${JSON.stringify(JSON.stringify(identity))})`)
+  return context
+}
+
+/** The page path of a document. */
+export function documentUrl (relay: Relay, name: string): string {
+  return `${relay.url}/d/${encodeURIComponent(name)}`
+}
+
+/** Waits until the connection indicator shows `state` (`connecting`, `connected`, `offline`, `closed`). */
+export async function waitForConnection (page: Page, state: string): Promise<void> {
+  await page.waitForSelector(`[data-testid="status"][data-state="${state}"]`)
+}
+
+/** Waits until the saved indicator shows `state` (`saved` or `saving`). */
+export async function waitForSaveState (page: Page, state: 'saved' | 'saving'): Promise<void> {
+  await page.waitForSelector(`[data-testid="saved"][data-state="${state}"]`)
+}
+
+/** Opens document `name` in a new page of `context` and waits until it is connected and in sync. */
+export async function openEditor (context: BrowserContext, relay: Relay, name: string): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(documentUrl(relay, name))
+  await waitForConnection(page, 'connected')
+  return page
+}
+
+/** Puts the cursor at the end of the document and types `text` there, key by key. */
+export async function typeAtEnd (page: Page, text: string, delayMs = 0): Promise<void> {
+  await page.click('.cm-content')
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type(text, { delay: delayMs })
+}
+
+/*
+ * Code that runs in the page is written as expressions in strings: these
+ * files compile without the DOM library.
+ */
+
+/**
+ * The document text as the editor shows it: its lines, without the widgets
+ * drawn inside them (other people's cursors and labels, the placeholder).
+ */
+const readEditorText = `[...document.querySelectorAll('.cm-content > .cm-line')].map((line) => {
+  const copy = line.cloneNode(true)
+  for (const widget of copy.querySelectorAll('.cm-ySelectionCaret, .cm-placeholder')) widget.remove()
+  return copy.textContent
+}).join('\\n')`
+
+/** Waits until the editor in `page` shows exactly `text`. */
+export async function waitForText (page: Page, text: string): Promise<void> {
+  await page.waitForFunction(`${readEditorText} === ${JSON.stringify(text)}`)
+}
+
+/** The text of document `name` as durably stored in `store`. */
+export async function storedText (store: DocStore, name: string): Promise<string> {
+  const doc = new Y.Doc()
+  try {
+    applyStoredDocument(doc, await store.load(name), name)
+    return doc.getText('text').toString()
+  } finally {
+    doc.destroy()
+  }
+}
