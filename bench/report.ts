@@ -1,0 +1,123 @@
+/**
+ * Turns the runs into medians per server, ratios to the reference server,
+ * and one Markdown table.
+ */
+import { median, ratio } from './stats.js'
+import type { ServerKind } from './servers.js'
+import type { Figures, Metric, Scenario } from './scenarios/scenario.js'
+
+/** One scenario measured once on one fresh server. */
+export interface RunRecord {
+  readonly scenario: string
+  readonly kind: ServerKind
+  readonly rep: number
+  /** Null when the run failed. */
+  readonly figures: Figures | null
+  readonly error: string | null
+  /** The measured interval (monotonic µs), where the scenario marked one. */
+  readonly window: { readonly startUs: number, readonly endUs: number } | null
+  /** File name of the server's CPU profile, when it ran under `--cpu-prof`. */
+  readonly profile: string | null
+}
+
+/** A metric's value for one server over all its runs. */
+export interface Cell {
+  /** Median over the runs that measured it; for checks, the share of runs that passed. */
+  readonly value: number
+  /** Runs that measured it (checks: runs that passed or failed). */
+  readonly runs: number
+  /** Checks only: runs that passed. */
+  readonly passes: number
+}
+
+/** One row of the table. */
+export interface Row {
+  readonly scenario: string
+  readonly metric: Metric
+  readonly cells: Partial<Record<ServerKind, Cell>>
+}
+
+const kindLabels: Record<ServerKind, string> = {
+  'coedit-memory': 'coedit (memory)',
+  'coedit-sqlite': 'coedit (SQLite)',
+  reference: 'reference',
+  'ws-relay': 'bare ws relay'
+}
+
+const shortLabels: Record<ServerKind, string> = {
+  'coedit-memory': 'coedit',
+  'coedit-sqlite': 'SQLite',
+  reference: 'ref',
+  'ws-relay': 'ws'
+}
+
+/** Medians (and check tallies) per scenario, metric and server. */
+export function summarize (scenarios: readonly Scenario[], runs: readonly RunRecord[]): Row[] {
+  const rows: Row[] = []
+  for (const scenario of scenarios) {
+    for (const metric of scenario.metrics) {
+      const cells: Partial<Record<ServerKind, Cell>> = {}
+      for (const kind of scenario.kinds) {
+        const values = runs
+          .filter((r) => r.scenario === scenario.name && r.kind === kind && r.figures)
+          .map((r) => (r.figures as Figures)[metric.key])
+          .filter((v) => v !== undefined && !Number.isNaN(v))
+        if (values.length === 0) continue
+        const passes = values.filter((v) => v === 1).length
+        cells[kind] = metric.kind === 'check'
+          ? { value: passes / values.length, runs: values.length, passes }
+          : { value: median(values), runs: values.length, passes: 0 }
+      }
+      rows.push({ scenario: scenario.name, metric, cells })
+    }
+  }
+  return rows
+}
+
+/** The ratio columns shown: each server other than the reference, over the reference. */
+function ratioKinds (kinds: readonly ServerKind[]): ServerKind[] {
+  return kinds.includes('reference') ? kinds.filter((k) => k !== 'reference') : []
+}
+
+/** `kind`'s median over the reference's, for numeric rows. */
+function rowRatio (row: Row, kind: ServerKind): number {
+  if (row.metric.kind !== 'number') return NaN
+  return ratio(row.cells[kind]?.value ?? NaN, row.cells.reference?.value ?? NaN)
+}
+
+/** The table in Markdown: a heading row per scenario, then one row per figure. */
+export function markdownTable (scenarios: readonly Scenario[], rows: readonly Row[], kinds: readonly ServerKind[]): string {
+  const ratios = ratioKinds(kinds)
+  const header = ['figure', ...kinds.map((k) => kindLabels[k]), ...ratios.map((k) => `${shortLabels[k]}/ref`)]
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => i === 0 ? ' --- ' : ' ---: ').join('|')}|`]
+  for (const scenario of scenarios) {
+    lines.push(`| **${scenario.title}** |${' |'.repeat(header.length - 1)}`)
+    for (const row of rows.filter((r) => r.scenario === scenario.name)) {
+      const cells = kinds.map((kind) => formatCell(row, kind, scenario.kinds.includes(kind)))
+      const ratioCells = ratios.map((kind) => formatRatio(rowRatio(row, kind)))
+      lines.push(`| ${row.metric.label} | ${[...cells, ...ratioCells].join(' | ')} |`)
+    }
+  }
+  return lines.join('\n')
+}
+
+function formatCell (row: Row, kind: ServerKind, applies: boolean): string {
+  const cell = row.cells[kind]
+  if (!cell) return applies ? '–' : 'n/a'
+  return row.metric.kind === 'check' ? `${cell.passes}/${cell.runs}` : formatNumber(cell.value)
+}
+
+/** A figure with as many decimals as its size deserves. */
+function formatNumber (value: number): string {
+  if (!Number.isFinite(value)) return '–'
+  const abs = Math.abs(value)
+  if (abs >= 1000) return Math.round(value).toLocaleString('en-US')
+  if (abs >= 100) return value.toFixed(0)
+  if (abs >= 10) return value.toFixed(1)
+  if (abs >= 1) return value.toFixed(2)
+  return value.toFixed(3)
+}
+
+function formatRatio (value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(2)}×` : ''
+}

@@ -1,0 +1,196 @@
+/**
+ * `npm run bench`: runs coedit (in memory and with SQLite), the reference
+ * y-websocket server and a bare ws relay through the same scenarios, each
+ * run on a fresh server process, servers interleaved and their order
+ * rotated between repetitions. Prints one Markdown table of medians with
+ * ratios to the reference, and writes every run to a JSON file.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { readOptions, usageText, UsageError, type BenchOptions } from './options.js'
+import { ServerLauncher, type ServerKind } from './servers.js'
+import { ClientPool } from './clients.js'
+import { CpuMeter } from './machine.js'
+import { fanout } from './scenarios/fanout.js'
+import { manyRooms } from './scenarios/many-rooms.js'
+import { coldLoad } from './scenarios/cold-load.js'
+import { scale } from './scenarios/scale.js'
+import type { Scenario } from './scenarios/scenario.js'
+import { markdownTable, summarize, type RunRecord } from './report.js'
+import { topSelfTime, type SelfTime } from './profile.js'
+
+/** The repository root (this file runs from dist/bench). */
+const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '')
+
+function log (line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+function buildScenarios (options: BenchOptions): Scenario[] {
+  const all: Record<string, Scenario> = {
+    fanout: fanout(options.fanout),
+    'many-rooms': manyRooms(options.manyRooms),
+    'cold-load': coldLoad(options.coldLoad),
+    scale: scale(options.scale)
+  }
+  return options.scenarios.map((name) => all[name])
+}
+
+/** The servers in the order of repetition `rep`: rotated, so no server always runs first. */
+function rotation (kinds: readonly ServerKind[], rep: number): ServerKind[] {
+  const shift = rep % kinds.length
+  return [...kinds.slice(shift), ...kinds.slice(0, shift)]
+}
+
+async function runAll (options: BenchOptions, scenarios: Scenario[], launcher: ServerLauncher, pool: ClientPool, meter: CpuMeter): Promise<RunRecord[]> {
+  const runs: RunRecord[] = []
+  for (const scenario of scenarios) {
+    log(`\n${scenario.title}`)
+    scenario.prepare?.(log)
+    for (let rep = 1; rep <= options.reps; rep++) {
+      for (const kind of rotation(options.servers, rep - 1)) {
+        if (!scenario.kinds.includes(kind)) continue
+        const tag = `${scenario.name}-${kind}-${rep}`
+        const server = await launcher.start(kind, tag)
+        const profile = server.profiled ? `${tag}.cpuprofile` : null
+        let measured: RunRecord['window'] = null
+        const markWindow = (startUs: number, endUs: number): void => { measured = { startUs, endUs } }
+        let record: RunRecord
+        try {
+          const figures = await scenario.run(server, { pool, meter, log, markWindow })
+          record = { scenario: scenario.name, kind, rep, figures, error: null, window: measured, profile }
+          log(`  rep ${rep} ${kind}: ${Object.entries(figures).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(2)}`).join(' ')}`)
+        } catch (err) {
+          record = { scenario: scenario.name, kind, rep, figures: null, error: (err as Error).message, window: measured, profile }
+          log(`  rep ${rep} ${kind}: FAILED ${(err as Error).message}`)
+          await pool.closePeers()
+        } finally {
+          await server.stop()
+        }
+        runs.push(record)
+      }
+    }
+  }
+  return runs
+}
+
+function environment (options: BenchOptions, loadBefore: number): Record<string, string | number> {
+  let commit = 'unknown'
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+  } catch {}
+  return {
+    date: new Date().toISOString(),
+    commit,
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    reps: options.reps,
+    workers: options.workers,
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadavg()[0]
+  }
+}
+
+/**
+ * Per profile: the top functions overall, and the top functions of coedit's
+ * own code, over the measured window where the scenario marked one.
+ */
+function profileSummaries (dir: string, runs: readonly RunRecord[]): Record<string, { windowed: boolean, all: SelfTime[], relay: SelfTime[] }> {
+  const summaries: Record<string, { windowed: boolean, all: SelfTime[], relay: SelfTime[] }> = {}
+  for (const { profile, window: marked } of runs) {
+    if (!profile || !existsSync(join(dir, profile))) continue
+    const path = join(dir, profile)
+    const window = marked ?? undefined
+    summaries[profile] = {
+      windowed: window !== undefined,
+      all: topSelfTime(path, 15, root, { window }),
+      relay: topSelfTime(path, 10, root, { window, only: (where) => where.includes('dist/server/') })
+    }
+  }
+  return summaries
+}
+
+async function main (): Promise<number> {
+  let options: BenchOptions | null
+  try {
+    options = readOptions(process.argv.slice(2), process.env, root)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    process.stderr.write(`bench: ${err.message}\n${usageText()}`)
+    return 2
+  }
+  if (!options) {
+    process.stdout.write(usageText())
+    return 0
+  }
+  const scenarios = buildScenarios(options)
+  const meter = new CpuMeter()
+  const launcher = new ServerLauncher({ root, cpuProfileDir: options.cpuProfileDir, meter })
+  const pool = ClientPool.start(options.workers, options.peersPerAddress)
+  const killServers = (): void => launcher.killAll()
+  process.on('exit', killServers)
+  const interrupted = (): void => {
+    killServers()
+    process.exit(130)
+  }
+  process.on('SIGINT', interrupted)
+  process.on('SIGTERM', interrupted)
+
+  const started = Date.now()
+  const loadBefore = loadavg()[0]
+  let runs: RunRecord[]
+  try {
+    runs = await runAll(options, scenarios, launcher, pool, meter)
+  } finally {
+    await pool.terminate()
+    launcher.killAll()
+  }
+  const rows = summarize(scenarios, runs)
+  const env = environment(options, loadBefore)
+  const table = markdownTable(scenarios, rows, options.servers)
+  const failures = runs.filter((r) => r.error)
+  const profiles = options.cpuProfileDir ? profileSummaries(options.cpuProfileDir, runs) : {}
+
+  const out: string[] = [
+    `### coedit benchmark (${env.date}, commit ${env.commit})`,
+    '',
+    `${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB, Node ${env.node}. Medians of ${options.reps} run(s), each on a fresh server process; ` +
+      `servers interleaved, order rotated per repetition; load generator: ${options.workers} worker thread(s) in the same machine. ` +
+      `1-minute load average ${Number(env.loadAverageBefore).toFixed(1)} before, ${Number(env.loadAverageAfter).toFixed(1)} after.` +
+      (options.quick ? ' **Quick smoke run: small loads, not for comparison.**' : ''),
+    '',
+    table,
+    '',
+    '- Delivered counts edits received by peers other than the sender; "echoes" are edits a server sent back to their own sender (not counted as delivered).',
+    '- Server CPU is utime + stime of the server process from /proc over the measured window (edits until delivery completes); the load generator\'s CPU is that of this process, all threads.',
+    '- Cold load keeps one idle peer connected so that the document stays in memory on every server (the reference drops it when the last client leaves).',
+    '- Scale: idle connections within 1 GiB are extrapolated from RSS per idle connection unless the run reached the limit; the connection count is capped by the open-file limit.',
+    `- Run time ${((Date.now() - started) / 1000).toFixed(0)} s.${failures.length > 0 ? ` ${failures.length} run(s) failed: ${failures.map((f) => `${f.scenario}/${f.kind}/${f.rep}: ${f.error}`).join('; ')}` : ''}`
+  ]
+  for (const [file, { windowed, all, relay }] of Object.entries(profiles)) {
+    const span = windowed ? 'the measured window of' : 'the whole of'
+    for (const [heading, top] of [[`Top self time in ${span} ${file}`, all], [`Top self time of coedit's own functions in ${span} ${file}`, relay]] as const) {
+      out.push('', `${heading}:`, '', '| self ms | % busy | function |', '| ---: | ---: | --- |')
+      for (const entry of top) out.push(`| ${entry.selfMs.toFixed(0)} | ${entry.percent.toFixed(1)} | ${entry.where} |`)
+    }
+  }
+  process.stdout.write(`\n${out.join('\n')}\n`)
+
+  mkdirSync(dirname(options.jsonPath), { recursive: true })
+  writeFileSync(options.jsonPath, `${JSON.stringify({ environment: env, options, runs, summary: rows, profiles }, null, 2)}\n`)
+  log(`\nwrote ${options.jsonPath}`)
+  return failures.length > 0 ? 1 : 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  }
+)
