@@ -1,0 +1,91 @@
+/**
+ * The built server (`dist/server/cli.js serve`) as a child process, so a test
+ * can kill it with SIGKILL and start it again on the same data. Every child
+ * is killed after the test that started it, by its own pid.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { onTeardown } from './relay.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/server/cli.js', import.meta.url))
+
+/** Compiles `server/` into `dist/server`, so children run the current source. Throws with tsc's output on failure. */
+export function buildServer (): void {
+  const result = spawnSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' })
+  if (result.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${result.stdout}${result.stderr}`)
+}
+
+/** A running `coedit serve`. */
+export interface ChildRelay {
+  /** `http://127.0.0.1:port` it listens on. */
+  readonly url: string
+  readonly pid: number
+  /** Every line it wrote to stderr so far. */
+  readonly log: readonly string[]
+  /** Whether the process is still running. */
+  readonly running: boolean
+  /** Kills it with SIGKILL: no shutdown code runs. Resolves once it is gone. */
+  kill (): Promise<void>
+  /** Asks it to stop (SIGTERM) and resolves with its exit code. */
+  stop (): Promise<number | null>
+}
+
+const startTimeoutMs = 15_000
+
+/**
+ * Starts `coedit serve` on a free port of 127.0.0.1 with `args` added, and
+ * resolves once it logged `server.started`. Rejects with its log if it
+ * exits or stays silent for 15 s.
+ */
+export async function startChildRelay (args: readonly string[]): Promise<ChildRelay> {
+  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'info' }
+  })
+  const pid = child.pid as number
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  let running = true
+  void exited.then(() => { running = false })
+  onTeardown(async () => {
+    if (running) child.kill('SIGKILL')
+    await exited
+  })
+  const log: string[] = []
+  let partial = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`coedit serve did not start in ${startTimeoutMs} ms:\n${log.join('\n')}`)), startTimeoutMs)
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n')
+      partial = lines.pop() as string
+      for (const line of lines) {
+        log.push(line)
+        const started = /server\.started url=(\S+)/.exec(line)
+        if (started) {
+          clearTimeout(timer)
+          resolve(started[1])
+        }
+      }
+    })
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`coedit serve exited with ${code} before starting:\n${log.join('\n')}`))
+    })
+  })
+  return {
+    url,
+    pid,
+    log,
+    get running () { return running },
+    async kill () {
+      if (running) child.kill('SIGKILL')
+      await exited
+    },
+    async stop () {
+      if (running) child.kill('SIGTERM')
+      return await exited
+    }
+  }
+}
