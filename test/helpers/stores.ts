@@ -88,7 +88,8 @@ const sqlite: StoreBackend = {
       rawBytes: async (name) => withDb((db) => [
         ...db.prepare('SELECT data FROM snapshots WHERE doc = ?').pluck().all(name) as Buffer[],
         ...db.prepare('SELECT data FROM updates WHERE doc = ? ORDER BY seq').pluck().all(name) as Buffer[]
-      ])
+      ]),
+      appendUncommitted: null
     }
   }
 }

@@ -90,7 +90,7 @@ for (const backend of persistentBackends) {
         [...storage.cliArgs, '--compact-after-updates', String(compactAfterUpdates), ...variants[round % variants.length]]
       const clients = Array.from({ length: clientCount }, () => new RawClient())
       onTeardown(() => { for (const client of clients) client.destroy() })
-      let received = new Uint8Array([0, 0]) // every update any client received, merged
+      let received: Uint8Array = new Uint8Array([0, 0]) // every update any client received, merged
       const claimed: Clocks = new Map() // the highest clocks the server said it held
       const reports: RoundReport[] = []
       let relay = await startChildRelay(argsFor(0))
