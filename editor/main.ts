@@ -15,7 +15,7 @@ import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
 import { showConnection } from './ui/connection-badge.js'
-import { showSaveState } from './ui/saved-badge.js'
+import { savedBadge } from './ui/saved-badge.js'
 import { showPeople } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
 import { copyLinkOnClick } from './ui/share-button.js'
@@ -56,9 +56,10 @@ function start (): void {
 
   useIdentity(identity)
   watchConnection(provider, (state) => showConnection(element('status'), state))
+  const showSaveState = savedBadge(element('saved'))
   trackSaved(doc, provider, (state) => {
     saveState = state
-    showSaveState(element('saved'), state)
+    showSaveState(state)
   })
   watchPeople(awareness, (people) => showPeople(element('people'), people))
   keepAlive(provider)

@@ -92,10 +92,10 @@ describe('the editor in a browser', () => {
     const a = await openEditor(await newProfile(browser, ada, { viewport: { width: 800, height: 600 } }), relay, 'cursors')
     const b = await openEditor(await newProfile(browser, bob, { viewport: { width: 800, height: 600 } }), relay, 'cursors')
 
-    await typeAtEnd(a, '# Meeting notes\n\nAda: the relay keeps every edit.\n')
-    await waitForText(b, '# Meeting notes\n\nAda: the relay keeps every edit.\n')
-    await typeAtEnd(b, 'Bob: and **Markdown** shows as you type.')
-    await waitForText(a, '# Meeting notes\n\nAda: the relay keeps every edit.\nBob: and **Markdown** shows as you type.')
+    await typeAtEnd(a, '# Notes\n\nAda: every edit is kept.\n')
+    await waitForText(b, '# Notes\n\nAda: every edit is kept.\n')
+    await typeAtEnd(b, 'Bob: **Markdown** shows.')
+    await waitForText(a, '# Notes\n\nAda: every edit is kept.\nBob: **Markdown** shows.')
     await a.keyboard.press('ArrowUp')
 
     await expect.poll(() => cursorLabels(a), { timeout: 10_000 }).toEqual(['Bob'])
@@ -242,7 +242,9 @@ describe('the editor in a browser', () => {
     const page = await openEditor(phone, relay, 'a-rather-long-document-name-for-a-small-screen')
     await openEditor(await newProfile(browser, bob), relay, 'a-rather-long-document-name-for-a-small-screen')
     await page.locator('[data-testid="person"]').nth(1).waitFor()
-    await typeAtEnd(page, '# Shopping list\n\n- apples\npears\n\nA link without spaces: https://example.com/a/very/long/path/that/does/not/fit/on/one/line')
+    await typeAtEnd(page, '# Shopping\n\n- apples\npears\n\nSee ')
+    // A long word, pasted: it must wrap rather than widen the page.
+    await page.keyboard.insertText('https://example.com/a/very/long/path/that/does/not/fit/on/one/line')
 
     // How far the page and the editor scroll sideways, and which header or footer elements stick out.
     const overflow = await page.evaluate(`({
