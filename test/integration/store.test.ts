@@ -173,6 +173,27 @@ for (const backend of storeBackends) {
       expect(text).toContain('B-text')
     })
 
+    it.skipIf(!backend.persistent)('loses nothing when two instances append and compact one document at once', async () => {
+      const storage = await backend.create()
+      const instances = await Promise.all([storage.open(), storage.open()])
+      await Promise.all(instances.map(async (store, k) => {
+        const view = new Y.Doc() // what this instance has seen: its snapshots hold only that
+        applyStoredDocument(view, await store.load('contended'))
+        const writes: Array<Promise<void>> = []
+        for (let i = 0; i < 60; i++) {
+          const before = Y.encodeStateVector(view)
+          view.getText('text').insert(0, `<${k}:${i}>`)
+          writes.push(store.append('contended', Y.encodeStateAsUpdate(view, before)))
+          if (i % 10 === 9) writes.push(store.replace('contended', Y.encodeStateAsUpdate(view)))
+          if (i % 3 === k) await nextTurn()
+        }
+        await Promise.all(writes)
+      }))
+      const text = textOf(await (await storage.open()).load('contended'))
+      const missing = [0, 1].flatMap((k) => Array.from({ length: 60 }, (_, i) => `<${k}:${i}>`)).filter((token) => !text.includes(token))
+      expect(missing).toEqual([])
+    })
+
     it.skipIf(backend.name !== 'postgres')('keeps an update committed late under a lower sequence number through a replace', async () => {
       const storage = await backend.create()
       const store = await storage.open()
