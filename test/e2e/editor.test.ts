@@ -61,8 +61,8 @@ async function peopleNames (page: Page): Promise<string[]> {
 async function sideBySide (left: Page, right: Page, path: string): Promise<void> {
   const img = (png: Buffer): string => `<img src="data:image/png;base64,${png.toString('base64')}" style="border:1px solid #888">`
   const shots = [await left.screenshot(), await right.screenshot()]
-  await left.setViewportSize({ width: 1660, height: 640 })
-  await left.setContent(`<body style="margin:0;padding:10px;display:flex;gap:18px;background:#ccc">${shots.map(img).join('')}</body>`)
+  await left.setViewportSize({ width: 1640, height: 622 })
+  await left.setContent(`<body style="margin:0;padding:10px;display:flex;align-items:flex-start;gap:18px;background:#ccc">${shots.map(img).join('')}</body>`)
   await left.screenshot({ path })
 }
 
@@ -181,7 +181,7 @@ describe('the editor in a browser', () => {
     expect(await storedText(held.store, 'saved')).toBe('Durable?')
   })
 
-  it('gives / a new random document and opens documents by name', async () => {
+  it('gives / a new random document, opens documents by name and copies their link', async () => {
     const relay = await startEditorRelay()
     const context = await newProfile(browser, ada)
     const page = await context.newPage()
@@ -207,6 +207,11 @@ describe('the editor in a browser', () => {
     await waitForConnection(page, 'connected')
     await typeAtEnd(page, 'agenda')
     await expect.poll(() => relay.registry.get('team notes/2025')?.text, { timeout: 10_000 }).toBe('agenda')
+
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: relay.url })
+    await page.getByTestId('share').click()
+    await page.getByTestId('share').filter({ hasText: 'Copied' }).waitFor()
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(documentUrl(relay, 'team notes/2025'))
   })
 
   it('asks for a name once and lets it be changed', async () => {
