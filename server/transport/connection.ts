@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
-import { decodeClientMessage } from '../protocol/messages.js'
+import { decodeClientMessage, messageSync, syncStep2 } from '../protocol/messages.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import type { Room, RoomConnection } from '../rooms/room.js'
 import { RegistryClosedError, RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
@@ -60,6 +60,13 @@ export class Connection implements RoomConnection {
   private queued: Buffer[] | null = []
   private queuedBytes = 0
   private closed = false
+  /**
+   * Bytes of one sync answer (for a new client, the whole document) still on
+   * their way out. They do not count against `maxBufferedBytes`, so a client
+   * on a slow link can download a document larger than that while others
+   * edit. One answer at a time: a client asking again is held to the limit.
+   */
+  private syncAnswerBytes = 0
 
   /**
    * `socket` is the upgraded WebSocket and `wire` the network stream under
@@ -92,11 +99,17 @@ export class Connection implements RoomConnection {
 
   send (frame: Uint8Array): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return
-    if (this.socket.bufferedAmount > this.context.maxBufferedBytes) {
+    if (this.socket.bufferedAmount - this.syncAnswerBytes > this.context.maxBufferedBytes) {
       this.close(CloseCode.policyViolation, 'not reading: too much data queued')
       return
     }
-    this.wire.write(this.context.frames.frame(frame))
+    const bytes = this.context.frames.frame(frame)
+    if (this.syncAnswerBytes === 0 && frame[0] === messageSync && frame[1] === syncStep2) {
+      this.syncAnswerBytes = bytes.length
+      this.wire.write(bytes, () => { this.syncAnswerBytes = 0 })
+    } else {
+      this.wire.write(bytes)
+    }
   }
 
   reject (error: ProtocolError): void {
