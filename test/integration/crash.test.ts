@@ -74,7 +74,7 @@ interface RoundReport {
   readonly killedAfterMessages: number
   readonly edits: number
   readonly savedConfirmations: number
-  /** Edits clients made that the restarted server does not have: in flight at the kill, never confirmed. */
+  /** Characters clients typed that the restarted server lacks: in flight at the kill, so never confirmed to anyone. */
   readonly unconfirmedLost: number
   readonly textLength: number
 }
@@ -165,7 +165,7 @@ for (const backend of persistentBackends) {
 
       console.log(`kill -9 with ${backend.name}: ${rounds} rounds, nothing lost\n` + reports.map((r, i) =>
         `  round ${i} seed ${r.seed}: killed after ${r.killedAfterMessages} messages, ${r.edits} edits, ` +
-        `${r.savedConfirmations} saved confirmations, ${r.unconfirmedLost} unconfirmed edits in flight, text ${r.textLength} chars`).join('\n'))
+        `${r.savedConfirmations} saved confirmations, ${r.unconfirmedLost} unconfirmed characters lost in flight, text ${r.textLength} chars`).join('\n'))
       expect(reports.reduce((sum, r) => sum + r.edits, 0)).toBeGreaterThan(rounds * 100)
     }, 120_000)
   })
