@@ -136,12 +136,17 @@ export class Room {
     return this.ydoc.getText(textName).toString()
   }
 
-  /** Adds a connection and starts its sync: our state vector, then everyone's presence. */
+  /**
+   * Adds a connection and starts its sync: our state vector, then everyone's
+   * presence, and for a client that wants saved confirmations the durable
+   * state, so one lost with an earlier connection is not waited for forever.
+   */
   join (connection: RoomConnection): void {
     this.connections.add(connection)
     this.whenReady(() => {
       if (!this.connections.has(connection)) return
       this.sendWhenDurable(encodeSyncStep1(Y.encodeStateVector(this.ydoc)), connection, null)
+      if (connection.wantsSaved) this.sendWhenDurable(encodeSaved(Y.encodeStateVector(this.ydoc)), connection, null)
       const states = this.presentEntries()
       if (states.length > 0) connection.send(encodeAwareness(encodeAwarenessUpdate(states)))
     })
@@ -326,7 +331,10 @@ export class Room {
     }
     if (accepted.length === 0) return
     const frame = accepted.length === entries.length && !rewritten ? raw : encodeAwareness(encodeAwarenessUpdate(accepted))
-    this.broadcast(frame, connection)
+    // The sender gets its own presence back too: the stock client takes 30 s without
+    // any message for a dead connection, and its presence renewal every 15 s is what
+    // keeps a lone editor's connection alive.
+    this.broadcast(frame, null)
   }
 
   private ownedClientCount (connection: RoomConnection): number {

@@ -191,3 +191,15 @@ describe('relay rejects bad requests', () => {
     expect(answering.readyState).toBe(WebSocket.OPEN)
   })
 })
+
+describe('presence keeps connections alive', () => {
+  it('sends a client its own awareness back, the stock client\'s sign of a live connection', async () => {
+    const relay = await startTestRelay()
+    const alone = connectClient(relay, 'alone')
+    await synced(alone)
+    const before = alone.provider.wsLastMessageReceived
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    alone.provider.awareness.setLocalStateField('user', { name: 'Solo' })
+    await waitFor(() => alone.provider.wsLastMessageReceived > before, 5_000, 'own awareness echoed')
+  })
+})
