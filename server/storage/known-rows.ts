@@ -29,7 +29,8 @@ export class KnownRows {
   private readonly docs = new Map<string, Entry>()
 
   /** Records what a load read. Versions only grow, so a slow load cannot undo a newer replace. */
-  loaded (name: string, version: number | null, seqs: Iterable<number>): void {
+  loaded (name: string, version: number | null, seqs: readonly number[]): void {
+    if (version === null && seqs.length === 0 && !this.docs.has(name)) return // nothing stored, nothing to remember
     const entry = this.entry(name)
     for (const seq of seqs) entry.seqs.add(seq)
     if (version !== null && (entry.version === null || version > entry.version)) entry.version = version
