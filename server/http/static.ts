@@ -49,7 +49,10 @@ export function serveEditor (root: string): StaticHandler {
       'content-type': contentTypes[extname(file)] ?? 'application/octet-stream',
       'content-length': body.length,
       'cache-control': path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
-      'x-content-type-options': 'nosniff'
+      'x-content-type-options': 'nosniff',
+      // The editor loads only its own code; CodeMirror injects style elements, hence inline styles.
+      'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      'referrer-policy': 'no-referrer'
     })
     res.end(req.method === 'HEAD' ? undefined : body)
     return true

@@ -6,7 +6,9 @@
  *                     → { token, expiresAt }: a session token with the same rights,
  *                       living `sessionTokenTtlSeconds`, never past the link's expiry
  *   POST /api/share   Authorization: Bearer <write token>, body { "doc": name }
- *                     → { edit, view, expiresAt }: link tokens for that one document
+ *                     → { edit, view, expiresAt }: link tokens for that one document,
+ *                       living `shareTokenTtlSeconds` but never past the presented token,
+ *                       so sharing cannot extend anyone's access
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { grantCovers, TokenError, type TokenAuthority } from '../auth/tokens.js'
@@ -55,7 +57,7 @@ export function tokenApi (options: TokenApiOptions): ApiHandler {
       const body = await readJson(req)
       const doc = typeof body.doc === 'string' ? body.doc : ''
       if (!doc || doc.endsWith('*') || !grantCovers(grant, doc)) throw new TokenError('forbidden', 'the token does not open this document')
-      const ttl = options.shareTokenTtlSeconds
+      const ttl = Math.min(options.shareTokenTtlSeconds, (grant.expiresAtMs - Date.now()) / 1000)
       const [edit, view] = await Promise.all([
         authority.mint({ doc, permission: 'write', name: null }, ttl),
         authority.mint({ doc, permission: 'read', name: null }, ttl)

@@ -1,8 +1,9 @@
 /**
  * Awareness updates (y-protocols/awareness wire format) as plain data.
  *
- * The server relays presence without parsing each state's JSON: an entry
- * keeps its state as the JSON text the client sent, or `null` for removal.
+ * The server relays presence as the JSON text the client sent, so an
+ * unchanged state goes out byte for byte; the parsed value comes along for
+ * checks.
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
@@ -14,6 +15,8 @@ export interface AwarenessEntry {
   readonly clock: number
   /** The state as JSON text; `null` means the client left. */
   readonly state: string | null
+  /** The state parsed, as decoded (absent on entries built for encoding). */
+  readonly value?: unknown
 }
 
 /**
@@ -31,7 +34,8 @@ export function decodeAwarenessUpdate (update: Uint8Array): AwarenessEntry[] {
       const clock = decoding.readVarUint(decoder)
       const json = decoding.readVarString(decoder)
       if (clientId > 0xffffffff || clock > Number.MAX_SAFE_INTEGER) throw new Error('number out of range')
-      entries.push({ clientId, clock, state: parseState(json) })
+      const value = parseState(json)
+      entries.push({ clientId, clock, state: value === null ? null : json, value })
     }
   } catch (err) {
     if (err instanceof ProtocolError) throw err
@@ -41,15 +45,12 @@ export function decodeAwarenessUpdate (update: Uint8Array): AwarenessEntry[] {
   return entries
 }
 
-function parseState (json: string): string | null {
-  if (json === 'null') return null
-  let value: unknown
+function parseState (json: string): unknown {
   try {
-    value = JSON.parse(json)
+    return JSON.parse(json) as unknown
   } catch {
     throw new ProtocolError('invalid-update', 'awareness state is not JSON')
   }
-  return value === null ? null : json
 }
 
 /** Encodes entries as an awareness update that y-protocols' `applyAwarenessUpdate` reads. */

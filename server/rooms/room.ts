@@ -314,7 +314,7 @@ export class Room {
     for (const entry of entries) {
       const current = this.presence.get(entry.clientId)
       if (current && current.owner !== connection) continue
-      const state = connection.displayName !== null && entry.state !== null ? withName(entry.state, connection.displayName) : entry.state
+      const state = entry.state === null ? null : presentableState(entry.state, entry.value, connection.displayName)
       if (current) {
         const newer = current.clock < entry.clock || (current.clock === entry.clock && entry.state === null && current.state !== null)
         if (!newer) continue
@@ -473,11 +473,29 @@ function encodeStateVectorMap (stateVector: Map<number, number>): Uint8Array {
   return encoding.toUint8Array(encoder)
 }
 
-/** Sets `user.name` in an awareness state's JSON to `name`; non-object states pass unchanged. */
-function withName (stateJson: string, name: string): string {
-  const state = JSON.parse(stateJson) as unknown
-  if (typeof state !== 'object' || state === null || Array.isArray(state)) return stateJson
-  const record = state as Record<string, unknown>
-  const user = typeof record.user === 'object' && record.user !== null && !Array.isArray(record.user) ? record.user : {}
-  return JSON.stringify({ ...record, user: { ...user, name } })
+/** Colours as y-codemirror.next writes them into cursor styles: `#rgb`, `#rrggbb` or with alpha. */
+const cssColor = /^#[0-9a-fA-F]{3,8}$/
+
+/**
+ * The awareness state others may see: `user.name` set to `displayName` when
+ * a token fixes it, and `user.color` / `user.colorLight` dropped unless they
+ * are plain hex colours, since editors put them into style attributes.
+ * Returns `json` itself when nothing changes.
+ */
+function presentableState (json: string, value: unknown, displayName: string | null): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return json
+  const record = value as Record<string, unknown>
+  const user = record.user
+  if (typeof user !== 'object' || user === null || Array.isArray(user)) {
+    return displayName === null ? json : JSON.stringify({ ...record, user: { name: displayName } })
+  }
+  const fields = user as Record<string, unknown>
+  const badColor = (key: string): boolean => key in fields && !(typeof fields[key] === 'string' && cssColor.test(fields[key] as string))
+  const rename = displayName !== null && fields.name !== displayName
+  if (!rename && !badColor('color') && !badColor('colorLight')) return json
+  const cleaned: Record<string, unknown> = { ...fields }
+  if (badColor('color')) delete cleaned.color
+  if (badColor('colorLight')) delete cleaned.colorLight
+  if (displayName !== null) cleaned.name = displayName
+  return JSON.stringify({ ...record, user: cleaned })
 }

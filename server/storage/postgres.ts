@@ -27,7 +27,8 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new Error(`invalid table prefix "${prefix}"`)
   const snapshots = `${prefix}_snapshots`
   const updates = `${prefix}_updates`
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: 4 })
+  // Bounded waits: a database that hangs fails writes (closing their rooms with 1011) instead of stalling them forever.
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, query_timeout: 35_000 })
   pool.on('error', () => {}) // an idle client's error surfaces on its next query
   const setup = await pool.connect().catch(async (err) => {
     await pool.end()

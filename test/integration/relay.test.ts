@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
-import { connectClient, startTestRelay, synced, waitFor, captureLog, onTeardown, type TestClient } from '../helpers/relay.js'
+import { connectClient, startTestRelay, synced, waitFor, captureLog, type TestClient } from '../helpers/relay.js'
 import { seededRandom } from '../helpers/random.js'
 import { encodeSyncStep1 } from '../../server/protocol/messages.js'
-
-/** Opens a raw WebSocket to a room and resolves once it is open. */
-async function rawSocket (url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  const socket = new WebSocket(url.replace(/^http/, 'ws'), options)
-  onTeardown(() => socket.terminate())
-  await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
-  return socket
-}
-
-function closeCode (socket: WebSocket): Promise<number> {
-  return new Promise((resolve) => socket.once('close', (code) => resolve(code)))
-}
+import { closeCodeOf, openWebSocket } from '../helpers/raw-socket.js'
 
 describe('relay with the stock y-websocket client', () => {
   it('syncs text between two clients', async () => {
@@ -159,18 +148,18 @@ describe('relay rejects bad requests', () => {
     writer.text.insert(0, 'safe')
     await waitFor(() => witness.text.toString() === 'safe')
 
-    const text = await rawSocket(`${relay.url}/bad-input`)
-    const textClosed = closeCode(text)
+    const text = await openWebSocket(relay, 'bad-input')
+    const textClosed = closeCodeOf(text)
     text.send('hello')
     expect(await textClosed).toBe(1003)
 
-    const unknown = await rawSocket(`${relay.url}/bad-input`)
-    const unknownClosed = closeCode(unknown)
+    const unknown = await openWebSocket(relay, 'bad-input')
+    const unknownClosed = closeCodeOf(unknown)
     unknown.send(Uint8Array.of(42))
     expect(await unknownClosed).toBe(1002)
 
-    const corrupt = await rawSocket(`${relay.url}/bad-input`)
-    const corruptClosed = closeCode(corrupt)
+    const corrupt = await openWebSocket(relay, 'bad-input')
+    const corruptClosed = closeCodeOf(corrupt)
     corrupt.send(Uint8Array.of(0, 2, 5, 1, 2, 3, 4, 5))
     expect(await corruptClosed).toBe(1007)
 
@@ -182,18 +171,32 @@ describe('relay rejects bad requests', () => {
 
   it('terminates a socket that stops answering pings', async () => {
     const relay = await startTestRelay({ heartbeatIntervalMs: 50 })
-    const silent = await rawSocket(`${relay.url}/heartbeat`, { autoPong: false })
+    const silent = await openWebSocket(relay, 'heartbeat', {}, { autoPong: false })
     silent.send(encodeSyncStep1(Uint8Array.of(0)))
-    const code = await closeCode(silent)
+    const code = await closeCodeOf(silent)
     expect(code).toBe(1006)
-    const answering = await rawSocket(`${relay.url}/heartbeat`)
+    const answering = await openWebSocket(relay, 'heartbeat')
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(answering.readyState).toBe(WebSocket.OPEN)
   })
 })
 
-describe('presence keeps connections alive', () => {
-  it('sends a client its own awareness back, the stock client\'s sign of a live connection', async () => {
+describe('presence', () => {
+  it('passes plain hex colours and drops anything else a style attribute would take', async () => {
+    const relay = await startTestRelay()
+    const a = connectClient(relay, 'colours')
+    const b = connectClient(relay, 'colours')
+    await Promise.all([synced(a), synced(b)])
+    const seenByB = (): Record<string, unknown> | undefined => b.provider.awareness.getStates().get(a.doc.clientID)?.user
+    a.provider.awareness.setLocalStateField('user', { name: 'Ada', color: '#30bced', colorLight: '#30bced33' })
+    await waitFor(() => seenByB()?.name === 'Ada', 5_000, 'first state')
+    expect(seenByB()).toEqual({ name: 'Ada', color: '#30bced', colorLight: '#30bced33' })
+    a.provider.awareness.setLocalStateField('user', { name: 'Eve', color: 'red; position: fixed; inset: 0', colorLight: 'url(//x)' })
+    await waitFor(() => seenByB()?.name === 'Eve', 5_000, 'second state')
+    expect(seenByB()).toEqual({ name: 'Eve' })
+  })
+
+  it('is sent back to its sender, the stock client\'s sign of a live connection', async () => {
     const relay = await startTestRelay()
     const alone = connectClient(relay, 'alone')
     await synced(alone)

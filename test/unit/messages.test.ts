@@ -147,7 +147,7 @@ describe('awareness updates', () => {
 
   it('reads a "null" state as removal', () => {
     const entries = decodeAwarenessUpdate(encodeAwarenessUpdate([{ clientId: 7, clock: 3, state: null }]))
-    expect(entries).toEqual([{ clientId: 7, clock: 3, state: null }])
+    expect(entries).toEqual([{ clientId: 7, clock: 3, state: null, value: null }])
   })
 
   it('rejects truncated input, non-JSON states and trailing bytes', () => {
