@@ -71,6 +71,8 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
   let nextConnectionId = 0
   let closing = false
+  // Created once: a listener made inside the upgrade handler would keep that request alive with the socket.
+  const onSocketError = (err: Error): void => logger.debug('upgrade.socket-error', { error: err })
 
   const server: Server = createServer({
     headersTimeout: config.requestHeadersTimeoutMs,
@@ -106,7 +108,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   })
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', (err) => logger.debug('upgrade.socket-error', { error: err }))
+    socket.on('error', onSocketError)
     const address = req.socket.remoteAddress ?? ''
     const refuse = (err: UpgradeRejection): void => {
       logger.warn('upgrade.rejected', { status: err.status, reason: err.message, address, path: (req.url ?? '').split('?', 1)[0] })

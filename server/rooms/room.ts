@@ -282,6 +282,7 @@ export class Room {
       throw new ProtocolError('invalid-update', `update does not apply: ${(err as Error).message}`)
     }
     const transaction = this.lastTransaction as Y.Transaction | null
+    this.lastTransaction = null
     const integrated = transaction !== null && changedDocument(transaction)
     // Yjs re-encodes what waits on every update, so compare contents: a client that reconnects
     // sends back what it holds waiting, and that must not be stored and relayed again.

@@ -255,7 +255,7 @@ export function httpStatus (response: Buffer): number {
 }
 
 /** `ws://` URL of a room on a relay, with optional query parameters. */
-export function roomUrl (relay: Relay, room: string, params: Record<string, string> = {}): string {
+export function roomUrl (relay: Pick<Relay, 'url'>, room: string, params: Record<string, string> = {}): string {
   const query = new URLSearchParams(params).toString()
   return `${relay.url.replace(/^http/, 'ws')}/${encodeURIComponent(room)}${query ? `?${query}` : ''}`
 }
@@ -265,7 +265,7 @@ export function roomUrl (relay: Relay, room: string, params: Record<string, stri
  * open; terminated after the test. Rejects with `UpgradeRefused` for a
  * refused handshake.
  */
-export async function openWebSocket (relay: Relay, room: string, params: Record<string, string> = {}, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+export async function openWebSocket (relay: Pick<Relay, 'url'>, room: string, params: Record<string, string> = {}, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
   const socket = new WebSocket(roomUrl(relay, room, params), options)
   onTeardown(() => socket.terminate())
   await new Promise<void>((resolve, reject) => {
