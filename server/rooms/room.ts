@@ -315,6 +315,10 @@ export class Room {
     for (const entry of entries) {
       const current = this.presence.get(entry.clientId)
       if (current && current.owner !== connection) continue
+      // The stock client passes on every removal it hears. Removing someone who is not
+      // here changes nothing, and must not claim their id: their own state, when they
+      // come back, would be ignored, and the echoes would count against this connection's limit.
+      if (!current && entry.state === null) continue
       const state = entry.state === null ? null : presentableState(entry.state, entry.value, connection.displayName)
       if (current) {
         const newer = current.clock < entry.clock || (current.clock === entry.clock && entry.state === null && current.state !== null)
