@@ -7,10 +7,9 @@ import { EditorView } from '@codemirror/view'
 import { documentNameFromPath, documentPath, newDocumentName } from './collab/document-name.js'
 import { openDocument, relayUrl } from './collab/connection.js'
 import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
-import { publishIdentity, watchPeople } from './collab/presence.js'
+import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
 import { watchConnection } from './collab/status.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
-import { keepAlive } from './collab/keepalive.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
@@ -62,7 +61,7 @@ function start (): void {
     showSaveState(state)
   })
   watchPeople(awareness, (people) => showPeople(element('people'), people))
-  keepAlive(provider)
+  reappearOnReconnect(provider)
   provider.connect()
 
   const view = new EditorView({

@@ -4,6 +4,7 @@
  * the editor's remote cursors read.
  */
 import type { Awareness } from 'y-protocols/awareness'
+import type { WebsocketProvider } from 'y-websocket'
 import type { Identity } from './identity.js'
 
 /** One person in the document. Two tabs of the same person are two entries. */
@@ -48,4 +49,27 @@ export function watchPeople (awareness: Awareness, onChange: (people: Person[]) 
   }
   awareness.on('change', report)
   report()
+}
+
+/**
+ * Makes everyone see this page again as soon as its provider reconnects,
+ * and this page see everyone. When a connection ends, the relay announces
+ * the departure at the leaver's last presence clock, and y-protocols ignores
+ * a state at a clock it has already seen. So on each connect this page
+ * republishes its own state under the next clock, and forgets the clocks of
+ * the people it no longer sees (the provider dropped them when the socket
+ * closed), so that their states in the relay's greeting count again.
+ * Without this, either side reappears only with the other's next presence
+ * renewal, up to 15 s later.
+ */
+export function reappearOnReconnect (provider: WebsocketProvider): void {
+  const { awareness } = provider
+  provider.on('status', ({ status }) => {
+    if (status !== 'connected') return
+    for (const clientId of [...awareness.meta.keys()]) {
+      if (clientId !== awareness.clientID && !awareness.getStates().has(clientId)) awareness.meta.delete(clientId)
+    }
+    const state = awareness.getLocalState()
+    if (state !== null) awareness.setLocalState({ ...state })
+  })
 }
