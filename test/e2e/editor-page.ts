@@ -42,9 +42,10 @@ export async function newProfile (browser: Browser, identity?: TestIdentity, opt
   return context
 }
 
-/** The page path of a document. */
-export function documentUrl (relay: Relay, name: string): string {
-  return `${relay.url}/d/${encodeURIComponent(name)}`
+/** The page address of a document; with `token`, the link that carries that access token. */
+export function documentUrl (relay: Relay, name: string, token?: string): string {
+  const page = `${relay.url}/d/${encodeURIComponent(name)}`
+  return token === undefined ? page : `${page}?token=${token}`
 }
 
 /** Waits until the connection indicator shows `state` (`connecting`, `connected`, `offline`, `closed`). */
@@ -57,10 +58,13 @@ export async function waitForSaveState (page: Page, state: 'saved' | 'saving'): 
   await page.waitForSelector(`[data-testid="saved"][data-state="${state}"]`)
 }
 
-/** Opens document `name` in a new page of `context` and waits until it is connected and in sync. */
-export async function openEditor (context: BrowserContext, relay: Relay, name: string): Promise<Page> {
+/**
+ * Opens document `name` (through a link with `token`, if given) in a new
+ * page of `context` and waits until it is connected and in sync.
+ */
+export async function openEditor (context: BrowserContext, relay: Relay, name: string, token?: string): Promise<Page> {
   const page = await context.newPage()
-  await page.goto(documentUrl(relay, name))
+  await page.goto(documentUrl(relay, name, token))
   await waitForConnection(page, 'connected')
   return page
 }
@@ -87,9 +91,14 @@ const readEditorText = `[...document.querySelectorAll('.cm-content > .cm-line')]
   return copy.textContent
 }).join('\\n')`
 
-/** Waits until the editor in `page` shows exactly `text`. */
+/**
+ * Waits until the editor in `page` shows exactly `text`. The check is a
+ * function: Playwright evaluates it once and calls it on every poll, where
+ * the page's Content-Security-Policy (no 'unsafe-eval') forbids evaluating
+ * a string again.
+ */
 export async function waitForText (page: Page, text: string): Promise<void> {
-  await page.waitForFunction(`${readEditorText} === ${JSON.stringify(text)}`)
+  await page.waitForFunction(`() => ${readEditorText} === ${JSON.stringify(text)}`)
 }
 
 /** The text of document `name` as durably stored in `store`. */
