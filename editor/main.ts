@@ -1,23 +1,29 @@
 /**
  * The editor page: the document named by the URL (a new one for `/`),
- * synced through the relay, with its people, connection and save state.
+ * opened with the access its link grants, synced through the relay, with
+ * its people, connection and save state.
  */
-import { EditorState } from '@codemirror/state'
+import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
 import { documentNameFromPath, documentPath, newDocumentName } from './collab/document-name.js'
 import { openDocument, relayUrl } from './collab/connection.js'
+import { keepAccess, resolveAccess, type AccessProblem } from './collab/access.js'
 import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
 import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
-import { watchConnection } from './collab/status.js'
+import { watchConnection, type ConnectionState } from './collab/status.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
+import { requestShareLinks } from './collab/share-links.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
+import { viewOnly } from './extensions/view-only.js'
 import { showConnection } from './ui/connection-badge.js'
 import { savedBadge } from './ui/saved-badge.js'
 import { showPeople } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
-import { copyLinkOnClick } from './ui/share-button.js'
+import { copyOnClick } from './ui/share-button.js'
+import { showShareDialog } from './ui/share-dialog.js'
+import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
 import { openByName } from './ui/open-form.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
 
@@ -37,60 +43,122 @@ function documentName (): string {
   return name
 }
 
-function start (): void {
+/** Shows only why the document cannot be opened; nothing connects. */
+function refuse (problem: AccessProblem): void {
+  for (const part of ['share', 'status', 'saved', 'people', 'name-button', 'editor']) element(part).hidden = true
+  showAccessProblem(element('access-notice'), problem, true)
+}
+
+async function start (): Promise<void> {
   const name = documentName()
   document.title = `${name} · coedit`
   element('doc-name').textContent = name
   element('doc-name').title = name
+  openByName(element<HTMLFormElement>('open-form'), element('open-error'))
 
-  const { doc, text, provider, awareness } = openDocument(name, relayUrl(location))
-  const kept = loadIdentity(localStorage)
-  let identity: Identity = kept ?? randomIdentity()
-  let saveState: SaveState = 'saved'
-  const useIdentity = (chosen: Identity): void => {
-    identity = chosen
-    saveIdentity(localStorage, identity)
-    publishIdentity(awareness, identity)
+  const access = await resolveAccess(name, new URL(location.href))
+  // Opening another document by name needs a link to it once access control is on.
+  if (access.kind !== 'open') element('footer').hidden = true
+  if (access.kind === 'denied') {
+    refuse(access.problem)
+    return
   }
+  const link = access.kind === 'link' ? access : null
+  const readOnly = link?.permission === 'read'
+  const { doc, text, provider, awareness } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
 
-  useIdentity(identity)
-  watchConnection(provider, (state) => showConnection(element('status'), state))
-  const showSaveState = savedBadge(element('saved'))
-  trackSaved(doc, provider, (state) => {
-    saveState = state
-    showSaveState(state)
-  })
-  watchPeople(awareness, (people) => showPeople(element('people'), people))
-  reappearOnReconnect(provider)
-  provider.connect()
+  // A name set by the link is shown and published, but never stored: it belongs to the link.
+  const fixedName = link?.name ?? null
+  const kept = loadIdentity(localStorage)
+  let own: Identity = kept ?? randomIdentity()
+  const publish = (): void => publishIdentity(awareness, fixedName === null ? own : { ...own, name: fixedName })
+  const useIdentity = (chosen: Identity): void => {
+    own = fixedName === null ? chosen : { ...own, color: chosen.color }
+    saveIdentity(localStorage, own)
+    publish()
+  }
+  if (fixedName === null) useIdentity(own)
+  else publish()
 
+  const editable = new Compartment()
   const view = new EditorView({
     parent: element('editor'),
     state: EditorState.create({
       doc: text.toString(),
       extensions: [
         collaboration(text, awareness),
-        editing('Start writing… Markdown works here, and everyone with the link edits along.'),
-        appearance()
+        editing(readOnly ? 'This document is empty.' : 'Start writing… Markdown works here, and everyone with the link edits along.'),
+        appearance(),
+        editable.of(readOnly ? viewOnly() : [])
       ]
     })
   })
 
+  let connection: ConnectionState = { kind: 'connecting' }
+  let lost: AccessProblem | null = null
+  const showStatus = (): void => {
+    showConnection(element('status'), lost === null ? connection : { kind: 'closed', reason: accessProblemLabels[lost] })
+  }
+  watchConnection(provider, (state) => {
+    connection = state
+    showStatus()
+  })
+  let saveState: SaveState = 'saved'
+  if (readOnly) {
+    element('saved').hidden = true
+    element('view-only').hidden = false
+  } else {
+    const showSaveState = savedBadge(element('saved'))
+    trackSaved(doc, provider, (state) => {
+      saveState = state
+      showSaveState(state)
+    })
+  }
+  watchPeople(awareness, (people) => showPeople(element('people'), people))
+  reappearOnReconnect(provider)
+  if (link) {
+    keepAccess(provider, link, (problem) => {
+      lost = problem
+      showStatus()
+      showAccessProblem(element('access-notice'), problem, false)
+      element('share').hidden = true
+      view.dispatch({ effects: editable.reconfigure(viewOnly()) })
+    })
+  }
+  provider.connect()
+
   const editIdentity = async (title: string, cancel: string): Promise<void> => {
-    const chosen = await askIdentity(element<HTMLDialogElement>('name-dialog'), identity, { title, cancel })
+    const current = fixedName === null ? own : { ...own, name: fixedName }
+    const chosen = await askIdentity(element<HTMLDialogElement>('name-dialog'), current, { title, cancel }, fixedName !== null)
     if (chosen) useIdentity(chosen)
     view.focus()
   }
+  if (fixedName !== null) {
+    const button = element('name-button')
+    button.title = 'Change your colour'
+    button.setAttribute('aria-label', 'Change your colour')
+    const label = button.querySelector('.rename-label')
+    if (label) label.textContent = ' Your colour'
+  }
   element('name-button').addEventListener('click', () => {
-    void editIdentity('Your name', 'Cancel')
+    void editIdentity(fixedName === null ? 'Your name' : 'Your colour', 'Cancel')
   })
-  copyLinkOnClick(element<HTMLButtonElement>('share'))
-  openByName(element<HTMLFormElement>('open-form'), element('open-error'))
+
+  const share = element<HTMLButtonElement>('share')
+  if (link?.permission === 'write' && link.canMint) {
+    share.textContent = 'Share'
+    share.title = 'Make a link to edit and a link to view this document'
+    share.addEventListener('click', () => {
+      showShareDialog(element<HTMLDialogElement>('share-dialog'), requestShareLinks(location.origin, name, link.link))
+    })
+  } else {
+    copyOnClick(share, () => location.href)
+  }
   warnBeforeLeaving(() => saveState === 'saving')
 
   // The name is asked for once; closing the dialog keeps the random one, already stored.
-  if (kept === null) void editIdentity('Welcome! What should others call you?', 'Keep this name')
+  if (kept === null && fixedName === null) void editIdentity('Welcome! What should others call you?', 'Keep this name')
   else view.focus()
 }
 
-start()
+void start()

@@ -5,6 +5,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import type { Awareness } from 'y-protocols/awareness'
 import { savedQueryParam } from './saved.js'
+import { tokenQueryParam } from './access.js'
 
 /** The name of the shared text in every document; the relay and its export use the same. */
 export const textName = 'text'
@@ -26,18 +27,25 @@ export function relayUrl (location: Pick<Location, 'protocol' | 'host'>): string
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}`
 }
 
+/** How a page joins a document. */
+export interface JoinOptions {
+  /** The access token to connect with; null where the relay runs open. */
+  readonly token: string | null
+  /** Whether to ask for saved confirmations; pointless for a page that cannot edit. */
+  readonly wantsSaved: boolean
+}
+
 /**
  * Creates the document `name` and a provider for it on the relay at
- * `serverUrl`, asking for saved confirmations. The provider does not
- * connect until `provider.connect()`, so that every listener can be in place
- * before the first message arrives.
+ * `serverUrl`. The provider does not connect until `provider.connect()`, so
+ * that every listener can be in place before the first message arrives.
  */
-export function openDocument (name: string, serverUrl: string): SharedDocument {
+export function openDocument (name: string, serverUrl: string, options: JoinOptions): SharedDocument {
   const doc = new Y.Doc()
+  const params: Record<string, string> = {}
+  if (options.token !== null) params[tokenQueryParam] = options.token
+  if (options.wantsSaved) params[savedQueryParam] = '1'
   // The provider puts the room into the URL path as it is; the relay decodes it.
-  const provider = new WebsocketProvider(serverUrl, encodeURIComponent(name), doc, {
-    connect: false,
-    params: { [savedQueryParam]: '1' }
-  })
+  const provider = new WebsocketProvider(serverUrl, encodeURIComponent(name), doc, { connect: false, params })
   return { doc, text: doc.getText(textName), provider, awareness: provider.awareness }
 }

@@ -2,12 +2,16 @@
  * The state of the link to the relay, as a person should read it.
  */
 import type { WebsocketProvider } from 'y-websocket'
+import { tokenExpiredCloseCode } from './access.js'
 
 /**
  * - `connecting`: no connection yet, or connected and still catching up;
  * - `connected`: the socket is open and the document is in sync;
  * - `offline`: the connection dropped or failed; the provider keeps retrying;
  * - `closed`: the relay refused the document for good (`reason` says why); no retries.
+ *
+ * A connection the relay ends because its token expired (4401) is
+ * `connecting`: `keepAccess` renews the token and connects again.
  */
 export type ConnectionState =
   | { readonly kind: 'connecting' }
@@ -36,11 +40,12 @@ export function watchConnection (provider: WebsocketProvider, onChange: (state: 
     }
     report()
   }
-  const onClose = (): void => {
-    dropped = true
+  const onClose = (event: CloseEvent | null): void => {
+    dropped = event?.code !== tokenExpiredCloseCode
     report()
   }
-  const onClosed = ({ reason }: { code: number, reason: string }): void => {
+  const onClosed = ({ code, reason }: { code: number, reason: string }): void => {
+    if (code === tokenExpiredCloseCode) return
     refused = reason === '' ? 'The server closed this document.' : reason
     report()
   }

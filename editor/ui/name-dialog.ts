@@ -12,9 +12,10 @@ export interface NameDialogText {
 /**
  * Opens `dialog` (an empty `<dialog>`) as a modal with `current` filled in,
  * and resolves with the identity chosen, or null when it was cancelled or
- * the name left blank.
+ * the name left blank. With `nameFixed` (the access link sets the name) the
+ * name is shown but cannot be changed; only the colour can.
  */
-export function askIdentity (dialog: HTMLDialogElement, current: Identity, text: NameDialogText): Promise<Identity | null> {
+export function askIdentity (dialog: HTMLDialogElement, current: Identity, text: NameDialogText, nameFixed = false): Promise<Identity | null> {
   const form = document.createElement('form')
   form.method = 'dialog'
   const heading = document.createElement('h2')
@@ -27,6 +28,7 @@ export function askIdentity (dialog: HTMLDialogElement, current: Identity, text:
   input.maxLength = maxDisplayNameLength
   input.autocomplete = 'name'
   input.required = true
+  input.readOnly = nameFixed
   input.dataset.testid = 'name-input'
   label.append(input)
   const colors = document.createElement('fieldset')
@@ -36,7 +38,7 @@ export function askIdentity (dialog: HTMLDialogElement, current: Identity, text:
   colors.append(legend, ...palette.map((color) => swatch(color, color === current.color)))
   const hint = document.createElement('p')
   hint.className = 'hint'
-  hint.textContent = 'Others see this next to your cursor.'
+  hint.textContent = nameFixed ? 'Your link sets your name. Others see it next to your cursor.' : 'Others see this next to your cursor.'
   const buttons = document.createElement('div')
   buttons.className = 'dialog-buttons'
   // Only Save submits, so Enter in the name field saves.
@@ -51,7 +53,8 @@ export function askIdentity (dialog: HTMLDialogElement, current: Identity, text:
   dialog.replaceChildren(form)
   dialog.returnValue = ''
   dialog.showModal()
-  input.select()
+  if (nameFixed) save.focus()
+  else input.select()
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => {
       const name = cleanDisplayName(input.value)

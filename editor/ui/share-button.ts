@@ -1,21 +1,21 @@
 /**
- * The button that copies the document's link.
+ * Buttons that copy a link.
  */
 
-/** How long the button says what happened before it reads as before. */
+/** How long a button says what happened before it reads as before. */
 const feedbackMs = 2000
 
 /**
- * Makes `button` copy `location.href` to the clipboard when clicked and say
+ * Makes `button` copy `text()` to the clipboard when clicked and say
  * "Copied" for a moment (or, where the page may not use the clipboard,
- * show the link selected in a prompt to copy by hand).
+ * show the text selected in a prompt to copy by hand).
  */
-export function copyLinkOnClick (button: HTMLButtonElement): void {
+export function copyOnClick (button: HTMLButtonElement, text: () => string): void {
   const label = button.textContent ?? ''
   let timer: ReturnType<typeof setTimeout> | undefined
   button.addEventListener('click', () => {
-    const url = location.href
-    copyText(url).then(() => {
+    const value = text()
+    copyText(value).then(() => {
       button.textContent = 'Copied'
       button.dataset.copied = ''
       clearTimeout(timer)
@@ -24,7 +24,7 @@ export function copyLinkOnClick (button: HTMLButtonElement): void {
         delete button.dataset.copied
       }, feedbackMs)
     }, () => {
-      window.prompt('Copy this link:', url)
+      window.prompt('Copy this link:', value)
     })
   })
 }
