@@ -37,6 +37,8 @@ try {
       port,
       strictPort: true,
       proxy: {
+        // The relay's token endpoints, which the editor asks before it connects.
+        '/api/': { target: `http://127.0.0.1:${relayPort}` },
         '/': {
           target: `ws://127.0.0.1:${relayPort}`,
           ws: true,
