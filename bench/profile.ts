@@ -1,6 +1,11 @@
 /**
  * Reads a V8 CPU profile (`node --cpu-prof`) and ranks functions by self
  * time: the time samples landed in the function itself, not in its callees.
+ *
+ * V8 timestamps samples by the wall clock: while the process waits for a
+ * core, the time until the next sample is charged to whatever it was
+ * running. On a busy machine the busy time of a profile therefore exceeds
+ * the CPU time the kernel counted; compare the two before trusting a ranking.
  */
 import { readFileSync } from 'node:fs'
 
@@ -11,6 +16,13 @@ export interface SelfTime {
   readonly selfMs: number
   /** Share of the busy time (everything but `(idle)`) in the window, in percent. */
   readonly percent: number
+}
+
+/** A ranking of functions by self time. */
+export interface SelfTimeRanking {
+  /** Sampled time not spent idle, in the window, in ms. */
+  readonly busyMs: number
+  readonly top: SelfTime[]
 }
 
 /** Which samples and functions `topSelfTime` ranks. */
@@ -37,7 +49,7 @@ interface CpuProfile {
 }
 
 /** The `top` functions by self time in the profile at `path`; `root` is stripped from file names. */
-export function topSelfTime (path: string, top: number, root: string, options: SelfTimeOptions = {}): SelfTime[] {
+export function topSelfTime (path: string, top: number, root: string, options: SelfTimeOptions = {}): SelfTimeRanking {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
   const { only = () => true, window = { startUs: -Infinity, endUs: Infinity } } = options
   const nodeKey = new Map<number, string>()
@@ -56,9 +68,10 @@ export function topSelfTime (path: string, top: number, root: string, options: S
     selfUs.set(key, (selfUs.get(key) ?? 0) + delta)
   })
   const busyUs = [...selfUs].reduce((sum, [key, us]) => key === '(idle)' ? sum : sum + us, 0)
-  return [...selfUs]
+  const ranked = [...selfUs]
     .filter(([key]) => key !== '(idle)' && only(key))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([where, us]) => ({ where, selfMs: us / 1000, percent: busyUs > 0 ? us / busyUs * 100 : 0 }))
+  return { busyMs: busyUs / 1000, top: ranked }
 }

@@ -20,7 +20,7 @@ import { coldLoad } from './scenarios/cold-load.js'
 import { scale } from './scenarios/scale.js'
 import type { Scenario } from './scenarios/scenario.js'
 import { markdownTable, summarize, type RunRecord } from './report.js'
-import { topSelfTime, type SelfTime } from './profile.js'
+import { topSelfTime, type SelfTimeRanking } from './profile.js'
 
 /** The repository root (this file runs from dist/bench). */
 const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '')
@@ -96,18 +96,30 @@ function environment (options: BenchOptions, loadBefore: number): Record<string,
   }
 }
 
+/** What the report shows of one CPU profile. */
+interface ProfileSummary {
+  /** Whether the ranking covers the measured window only. */
+  readonly windowed: boolean
+  /** The server's CPU time in the window as the kernel counted it, in ms. */
+  readonly cpuMs: number | null
+  readonly all: SelfTimeRanking
+  readonly relay: SelfTimeRanking
+}
+
 /**
  * Per profile: the top functions overall, and the top functions of coedit's
  * own code, over the measured window where the scenario marked one.
  */
-function profileSummaries (dir: string, runs: readonly RunRecord[]): Record<string, { windowed: boolean, all: SelfTime[], relay: SelfTime[] }> {
-  const summaries: Record<string, { windowed: boolean, all: SelfTime[], relay: SelfTime[] }> = {}
-  for (const { profile, window: marked } of runs) {
+function profileSummaries (dir: string, runs: readonly RunRecord[]): Record<string, ProfileSummary> {
+  const summaries: Record<string, ProfileSummary> = {}
+  for (const { profile, window: marked, figures } of runs) {
     if (!profile || !existsSync(join(dir, profile))) continue
     const path = join(dir, profile)
     const window = marked ?? undefined
+    const cpuPercent = figures?.serverCpuPercent
     summaries[profile] = {
       windowed: window !== undefined,
+      cpuMs: window && cpuPercent !== undefined ? cpuPercent / 100 * (window.endUs - window.startUs) / 1000 : null,
       all: topSelfTime(path, 15, root, { window }),
       relay: topSelfTime(path, 10, root, { window, only: (where) => where.includes('dist/server/') })
     }
@@ -172,11 +184,13 @@ async function main (): Promise<number> {
     '- Scale: idle connections within 1 GiB are extrapolated from RSS per idle connection unless the run reached the limit; the connection count is capped by the open-file limit.',
     `- Run time ${((Date.now() - started) / 1000).toFixed(0)} s.${failures.length > 0 ? ` ${failures.length} run(s) failed: ${failures.map((f) => `${f.scenario}/${f.kind}/${f.rep}: ${f.error}`).join('; ')}` : ''}`
   ]
-  for (const [file, { windowed, all, relay }] of Object.entries(profiles)) {
+  for (const [file, { windowed, cpuMs, all, relay }] of Object.entries(profiles)) {
     const span = windowed ? 'the measured window of' : 'the whole of'
-    for (const [heading, top] of [[`Top self time in ${span} ${file}`, all], [`Top self time of coedit's own functions in ${span} ${file}`, relay]] as const) {
+    const counted = cpuMs === null ? '' : ` (the kernel counted ${cpuMs.toFixed(0)} ms of CPU; samples are wall-clock, so a larger busy time means the server waited for a core)`
+    out.push('', `${file}: ${all.busyMs.toFixed(0)} ms busy in ${span} profile${counted}.`)
+    for (const [heading, ranking] of [[`Top self time in ${span} ${file}`, all], [`Top self time of coedit's own functions in ${span} ${file}`, relay]] as const) {
       out.push('', `${heading}:`, '', '| self ms | % busy | function |', '| ---: | ---: | --- |')
-      for (const entry of top) out.push(`| ${entry.selfMs.toFixed(0)} | ${entry.percent.toFixed(1)} | ${entry.where} |`)
+      for (const entry of ranking.top) out.push(`| ${entry.selfMs.toFixed(0)} | ${entry.percent.toFixed(1)} | ${entry.where} |`)
     }
   }
   process.stdout.write(`\n${out.join('\n')}\n`)

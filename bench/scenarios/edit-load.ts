@@ -32,7 +32,7 @@ export interface EditLoadSettings {
 }
 
 /** The figures of an edit-load run. */
-export const editLoadMetrics: readonly Metric[] = [
+const metrics: readonly Metric[] = [
   { key: 'deliveredRatio', label: 'delivered / expected', kind: 'number' },
   { key: 'latencyP50Ms', label: 'edit→receive p50 (ms)', kind: 'number' },
   { key: 'latencyP95Ms', label: 'edit→receive p95 (ms)', kind: 'number' },
@@ -46,6 +46,15 @@ export const editLoadMetrics: readonly Metric[] = [
   { key: 'otherCpuPercent', label: 'other processes\' CPU (% of one core)', kind: 'context' },
   { key: 'converged', label: 'converged (peers = server)', kind: 'check' }
 ]
+
+/**
+ * The figures an edit-load scenario shows. RSS per connection only makes
+ * sense with many connections: with a few dozen, garbage collection moves
+ * RSS by more than the connections take.
+ */
+export function editLoadMetrics (rssPerConnection: boolean): Metric[] {
+  return metrics.filter((m) => rssPerConnection || m.key !== 'rssPerConnectionKiB')
+}
 
 /** Every server kind takes part. */
 export const editLoadKinds = serverKinds

@@ -13,7 +13,7 @@ export function fanout (settings: EditLoadSettings): Scenario {
     name: 'fanout',
     title: `Fan-out: ${peersPerRoom} peers in one room, ${sendersPerRoom} inserting ${ratePerSecond}/s each for ${durationMs / 1000} s`,
     kinds: editLoadKinds,
-    metrics: editLoadMetrics,
+    metrics: editLoadMetrics(false),
     run: (server, context) => runEditLoad(server, context, settings)
   }
 }

@@ -13,7 +13,7 @@ export function manyRooms (settings: EditLoadSettings): Scenario {
     name: 'many-rooms',
     title: `Many rooms: ${rooms} rooms × ${peersPerRoom} peers, ${sendersPerRoom} per room inserting ${ratePerSecond}/s for ${durationMs / 1000} s`,
     kinds: editLoadKinds,
-    metrics: editLoadMetrics,
+    metrics: editLoadMetrics(true),
     run: (server, context) => runEditLoad(server, context, settings)
   }
 }
