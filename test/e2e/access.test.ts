@@ -185,14 +185,19 @@ describe('the editor with access control', () => {
   })
 
   it('tells a person whose link expires while they work, and stops connecting', async () => {
-    const { relay } = await startAuthRelay()
-    const page = await openEditor(await newProfile(browser, ada), relay, 'short', await linkToken('short', 'write', null, 3))
+    const { relay, log } = await startAuthRelay()
+    const page = await (await newProfile(browser, ada)).newPage()
+    const sockets = watchSockets(page)
+    // The link outlives the first 3 s session token, so the page renews it once, then is refused.
+    await page.goto(documentUrl(relay, 'short', await linkToken('short', 'write', null, 5)))
 
     await page.getByTestId('access-notice').filter({ hasText: 'Your link has expired; ask for a new one.' }).waitFor()
     await waitForConnection(page, 'closed')
     expect(await page.getByTestId('status').textContent()).toBe('Disconnected: link expired')
     expect(await editable(page)).toBe(false)
     await expect.poll(() => relay.connectionCount, { timeout: 10_000 }).toBe(0)
+    expect(sockets.length).toBeGreaterThanOrEqual(1)
+    expect(log.lines.some((line) => line.includes('connection.token-expired'))).toBe(true)
     await page.screenshot({ path: new URL('link-expired.png', artifacts).pathname })
   })
 
