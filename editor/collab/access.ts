@@ -153,7 +153,7 @@ export function keepAccess (provider: WebsocketProvider, access: LinkAccess, onL
     }).finally(() => { renewing = null })
     return renewing
   }
-  /** Relay unreachable: the provider's own retries bring the page back here. */
+  // Any other failure (the relay unreachable) is left to the provider's retries, which come back here.
   const loseIfRefused = (err: unknown): void => {
     if (err instanceof AccessRefusedError) lose(err.problem)
   }

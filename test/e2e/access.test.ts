@@ -184,6 +184,32 @@ describe('the editor with access control', () => {
     expect(await adaPage.getByTestId('access-notice').isVisible()).toBe(false)
   })
 
+  it('comes back after an outage that outlasted its session token, with the edits made meanwhile', async () => {
+    const { relay, store, log } = await startAuthRelay()
+    const page = await (await newProfile(browser, ada)).newPage()
+    const sockets = watchSockets(page)
+    await page.goto(documentUrl(relay, 'outage', await linkToken('outage', 'write')))
+    await waitForConnection(page, 'connected')
+    await typeAtEnd(page, 'Before.')
+    await waitForSaveState(page, 'saved')
+
+    await relay.close()
+    await waitForConnection(page, 'offline')
+    await typeAtEnd(page, ' During.')
+    // Every session token issued so far expires while the relay is away.
+    const expired = Date.now() + 4_000
+    await expect.poll(() => Date.now() > expired, { timeout: 10_000 }).toBe(true)
+    const again = await startEditorRelay({ authSecret: secret, sessionTokenTtlSeconds: 3, logger: log.logger, store, port: relay.port })
+
+    await waitForConnection(page, 'connected')
+    await waitForSaveState(page, 'saved')
+    expect(await storedText(store, 'outage')).toBe('Before. During.')
+    const other = await openEditor(await newProfile(browser, bob), again, 'outage', await linkToken('outage', 'read'))
+    await waitForText(other, 'Before. During.')
+    // The relay refuses expired tokens: the page connected again with a fresh one.
+    expect(tokensOf(sockets).size).toBeGreaterThanOrEqual(2)
+  })
+
   it('tells a person whose link expires while they work, and stops connecting', async () => {
     const { relay, log } = await startAuthRelay()
     const page = await (await newProfile(browser, ada)).newPage()
