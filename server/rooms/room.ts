@@ -85,11 +85,20 @@ interface Outgoing {
 
 const storeOrigin: UpdateOrigin = { kind: 'store' }
 
+/** Departed client ids a room remembers to tell echoes from returns. */
+const maxDepartedClients = 1000
+
 /** A loaded document with its connections. Create through `RoomRegistry`. */
 export class Room {
   private ydoc: Y.Doc
   private readonly connections = new Set<RoomConnection>()
   private readonly presence = new Map<number, PresenceEntry>()
+  /**
+   * The last clock of client ids whose connection left, oldest first. Other
+   * clients echo what they heard, so a state at or below that clock is an
+   * echo, not the client coming back, and must not claim its id.
+   */
+  private readonly departed = new Map<number, number>()
   private readonly outbox: Outgoing[] = []
   /** Appends issued / made durable, counted per room. */
   private appendedSeq = 0
@@ -159,6 +168,9 @@ export class Room {
     for (const [clientId, entry] of this.presence) {
       if (entry.owner !== connection) continue
       this.presence.delete(clientId)
+      this.departed.delete(clientId)
+      this.departed.set(clientId, entry.clock)
+      if (this.departed.size > maxDepartedClients) this.departed.delete(this.departed.keys().next().value as number)
       // Removal at the same clock is accepted by y-protocols, and lets the client
       // come back with its next clock without being taken for an old message.
       if (entry.state !== null) removed.push({ clientId, clock: entry.clock, state: null })
@@ -230,7 +242,8 @@ export class Room {
   }
 
   private createDoc (stored: StoredDocument): Y.Doc {
-    const doc = new Y.Doc()
+    // A guid of our own spares Yjs generating a random one per room.
+    const doc = new Y.Doc({ guid: this.name })
     try {
       applyStoredDocument(doc, stored, this.name)
     } catch (err) {
@@ -319,6 +332,7 @@ export class Room {
       // here changes nothing, and must not claim their id: their own state, when they
       // come back, would be ignored, and the echoes would count against this connection's limit.
       if (!current && entry.state === null) continue
+      if (!current && entry.clock <= (this.departed.get(entry.clientId) ?? -1)) continue
       const state = entry.state === null ? null : presentableState(entry.state, entry.value, connection.displayName)
       if (current) {
         const newer = current.clock < entry.clock || (current.clock === entry.clock && entry.state === null && current.state !== null)

@@ -206,3 +206,30 @@ describe('presence', () => {
     await waitFor(() => alone.provider.wsLastMessageReceived > before, 5_000, 'own awareness echoed')
   })
 })
+
+describe('presence after people leave', () => {
+  it('does not let echoes of departed people claim their ids or count against the echoing connection', async () => {
+    const relay = await startTestRelay()
+    const watcher = connectClient(relay, 'departures')
+    await synced(watcher)
+    const leaving = Array.from({ length: 5 }, () => connectClient(relay, 'departures'))
+    await Promise.all(leaving.map((c) => synced(c)))
+    leaving.forEach((c, i) => c.provider.awareness.setLocalStateField('user', { name: `guest ${i}` }))
+    await waitFor(() => watcher.provider.awareness.getStates().size === 6, 10_000, 'everyone present')
+    // Drop them without a goodbye: the watcher hears the removals and, like every stock client, echoes them.
+    for (const c of leaving) c.provider.ws?.terminate()
+    for (const c of leaving) c.provider.disconnect()
+    await waitFor(() => watcher.provider.awareness.getStates().size === 1, 10_000, 'removals')
+    // The watcher's own presence still reaches a newcomer, so its connection was not closed for "too many ids".
+    watcher.provider.awareness.setLocalStateField('user', { name: 'watcher' })
+    const newcomer = connectClient(relay, 'departures')
+    await waitFor(() => newcomer.provider.awareness.getStates().get(watcher.doc.clientID)?.user?.name === 'watcher', 10_000, 'watcher seen')
+    expect(watcher.provider.wsconnected).toBe(true)
+    // A departed person who comes back with a newer clock is seen again, whoever echoed before.
+    const back = leaving[0]
+    back.provider.connect()
+    await synced(back)
+    back.provider.awareness.setLocalStateField('user', { name: 'back again' })
+    await waitFor(() => newcomer.provider.awareness.getStates().get(back.doc.clientID)?.user?.name === 'back again', 10_000, 'return seen')
+  })
+})
