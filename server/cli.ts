@@ -46,6 +46,10 @@ Options (each also read from the environment variable in brackets):
   --compact-after-updates N
                       compact a document's stored log once it holds N updates
                       [COMPACT_AFTER_UPDATES] (default ${defaultConfig.compactAfterUpdates})
+  --max-connections N most open WebSockets [MAX_CONNECTIONS] (default ${defaultConfig.maxConnections})
+  --max-connections-per-address N
+                      most open WebSockets from one remote address; raise it behind a
+                      reverse proxy [MAX_CONNECTIONS_PER_ADDRESS] (default ${defaultConfig.maxConnectionsPerAddress})
   --log-level L       debug, info, warn or error [LOG_LEVEL] (default info)
   --auth-secret S     HMAC secret (32+ characters) that signs access tokens [AUTH_SECRET];
                       without it (or AUTH_PUBLIC_KEY / AUTH_PUBLIC_KEY_FILE) the server runs open
@@ -62,6 +66,8 @@ const options = {
   'sqlite-sync': { type: 'string' },
   'table-prefix': { type: 'string' },
   'compact-after-updates': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-connections-per-address': { type: 'string' },
   'log-level': { type: 'string' },
   'auth-secret': { type: 'string' },
   'allowed-origins': { type: 'string' },
@@ -109,25 +115,28 @@ async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
-type Settings = Pick<Config, 'port' | 'host' | 'storage' | 'dataDir' | 'databaseUrl' | 'sqliteSync' | 'tablePrefix' | 'compactAfterUpdates' | 'authSecret' | 'authPublicKeyPem' | 'allowedOrigins'>
+type Settings = Pick<Config, 'port' | 'host' | 'storage' | 'dataDir' | 'databaseUrl' | 'sqliteSync' | 'tablePrefix' | 'compactAfterUpdates' | 'maxConnections' | 'maxConnectionsPerAddress' | 'authSecret' | 'authPublicKeyPem' | 'allowedOrigins'>
 
 function readSettings (values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Settings {
   const pick = (flag: string, variable: string): string | undefined => {
     const value = values[flag] ?? env[variable]
     return typeof value === 'string' && value !== '' ? value : undefined
   }
-  const portText = pick('port', 'PORT')
-  const port = portText === undefined ? defaultConfig.port : Number(portText)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be a whole number from 0 to 65535, got "${portText}"`)
+  const wholeNumber = (flag: string, variable: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const text = pick(flag, variable)
+    const value = text === undefined ? fallback : Number(text)
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new UsageError(`${flag} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got "${text}"`)
+    }
+    return value
+  }
+  const port = wholeNumber('port', 'PORT', defaultConfig.port, 0, 65535)
   const databaseUrl = pick('database-url', 'DATABASE_URL') ?? null
   const storage = (pick('storage', 'STORAGE') ?? (databaseUrl ? 'postgres' : 'sqlite')) as StorageKind
   if (!['sqlite', 'postgres', 'memory'].includes(storage)) throw new UsageError(`storage must be sqlite, postgres or memory, got "${storage}"`)
   if (storage === 'postgres' && !databaseUrl) throw new UsageError('storage postgres needs --database-url or DATABASE_URL')
   const sqliteSync = pick('sqlite-sync', 'SQLITE_SYNC') ?? defaultConfig.sqliteSync
   if (sqliteSync !== 'normal' && sqliteSync !== 'full') throw new UsageError(`sqlite-sync must be normal or full, got "${sqliteSync}"`)
-  const compactText = pick('compact-after-updates', 'COMPACT_AFTER_UPDATES')
-  const compactAfterUpdates = compactText === undefined ? defaultConfig.compactAfterUpdates : Number(compactText)
-  if (!Number.isInteger(compactAfterUpdates) || compactAfterUpdates < 1) throw new UsageError(`compact-after-updates must be a whole number of at least 1, got "${compactText}"`)
   const publicKeyFile = env.AUTH_PUBLIC_KEY_FILE
   let authPublicKeyPem = env.AUTH_PUBLIC_KEY ?? null
   if (!authPublicKeyPem && publicKeyFile) {
@@ -151,7 +160,9 @@ function readSettings (values: Record<string, string | boolean | undefined>, env
     databaseUrl,
     sqliteSync,
     tablePrefix: pick('table-prefix', 'TABLE_PREFIX') ?? defaultConfig.tablePrefix,
-    compactAfterUpdates
+    compactAfterUpdates: wholeNumber('compact-after-updates', 'COMPACT_AFTER_UPDATES', defaultConfig.compactAfterUpdates, 1),
+    maxConnections: wholeNumber('max-connections', 'MAX_CONNECTIONS', defaultConfig.maxConnections, 1),
+    maxConnectionsPerAddress: wholeNumber('max-connections-per-address', 'MAX_CONNECTIONS_PER_ADDRESS', defaultConfig.maxConnectionsPerAddress, 1)
   }
 }
 
