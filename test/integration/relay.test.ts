@@ -217,7 +217,7 @@ describe('presence after people leave', () => {
     leaving.forEach((c, i) => c.provider.awareness.setLocalStateField('user', { name: `guest ${i}` }))
     await waitFor(() => watcher.provider.awareness.getStates().size === 6, 10_000, 'everyone present')
     // Drop them without a goodbye: the watcher hears the removals and, like every stock client, echoes them.
-    for (const c of leaving) c.provider.ws?.terminate()
+    for (const c of leaving) (c.provider.ws as unknown as WebSocket | null)?.terminate()
     for (const c of leaving) c.provider.disconnect()
     await waitFor(() => watcher.provider.awareness.getStates().size === 1, 10_000, 'removals')
     // The watcher's own presence still reaches a newcomer, so its connection was not closed for "too many ids".
