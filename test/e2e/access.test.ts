@@ -4,37 +4,24 @@
  * every 3 s and are renewed without losing edits, names set by links, the
  * Share dialog, and presence across reconnects.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdir } from 'node:fs/promises'
-import type { Browser, Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
 import type { Relay } from '../../server/relay.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
 import { createTokenAuthority, type Permission } from '../../server/auth/tokens.js'
 import { captureLog, type CapturedLog } from '../helpers/relay.js'
 import { signToken } from '../helpers/tokens.js'
-import { launchBrowser } from './browser.js'
+import { artifacts, useBrowser } from './browser.js'
 import {
-  documentUrl, newProfile, openEditor, startEditorRelay, storedText, typeAtEnd,
+  documentUrl, newProfile, people, openEditor, startEditorRelay, storedText, typeAtEnd,
   waitForConnection, waitForSaveState, waitForText
 } from './editor-page.js'
 
-const artifacts = new URL('../../test-artifacts/', import.meta.url)
 const secret = 'x'.repeat(32)
 const authority = createTokenAuthority({ secret })!
-const ada = { name: 'Ada', color: '#c2255c' }
-const bob = { name: 'Bob', color: '#1971c2' }
-const carol = { name: 'Carol', color: '#2b8a3e' }
+const { ada, bob, carol } = people
 
-let browser: Browser
-
-beforeAll(async () => {
-  browser = await launchBrowser()
-  await mkdir(artifacts, { recursive: true })
-})
-
-afterAll(async () => {
-  await browser?.close()
-})
+const browser = useBrowser()
 
 /** A relay with access control whose session tokens live 3 s, its store and its log. */
 async function startAuthRelay (): Promise<{ relay: Relay, log: CapturedLog, store: ReturnType<typeof createMemoryStore> }> {
@@ -124,7 +111,7 @@ async function longestAbsenceMs (page: Page): Promise<{ longest: number, absence
 describe('the editor with access control', () => {
   it('tells a visitor without a link, or with an expired one, what to do, and does not connect', async () => {
     const { relay } = await startAuthRelay()
-    const context = await newProfile(browser, ada)
+    const context = await newProfile(browser(), ada)
     const page = await context.newPage()
     const sockets = watchSockets(page)
 
@@ -147,8 +134,8 @@ describe('the editor with access control', () => {
 
   it('syncs edits between two people with write links', async () => {
     const { relay, store } = await startAuthRelay()
-    const a = await openEditor(await newProfile(browser, ada), relay, 'together', await linkToken('together', 'write'))
-    const b = await openEditor(await newProfile(browser, bob), relay, 'together', await linkToken('together', 'write'))
+    const a = await openEditor(await newProfile(browser(), ada), relay, 'together', await linkToken('together', 'write'))
+    const b = await openEditor(await newProfile(browser(), bob), relay, 'together', await linkToken('together', 'write'))
     expect(await editable(a)).toBe(true)
 
     await typeAtEnd(a, 'Written by Ada.')
@@ -162,13 +149,13 @@ describe('the editor with access control', () => {
 
   it('renews a session token when it expires (4401) and loses no edit typed around the expiry', async () => {
     const { relay, log, store } = await startAuthRelay()
-    const adaProfile = await newProfile(browser, ada)
+    const adaProfile = await newProfile(browser(), ada)
     await adaProfile.addInitScript(recordCloseCodes)
     const adaPage = await adaProfile.newPage()
     const adaSockets = watchSockets(adaPage)
     await adaPage.goto(documentUrl(relay, 'expiry', await linkToken('expiry', 'write')))
     await waitForConnection(adaPage, 'connected')
-    const b = await openEditor(await newProfile(browser, bob), relay, 'expiry', await linkToken('expiry', 'write'))
+    const b = await openEditor(await newProfile(browser(), bob), relay, 'expiry', await linkToken('expiry', 'write'))
 
     // 4.3 s of typing, a key every 75 ms: Ada's 3 s session token expires in the middle of it.
     const sentence = 'Every key typed while the session token expires arrives.'
@@ -186,7 +173,7 @@ describe('the editor with access control', () => {
 
   it('comes back after an outage that outlasted its session token, with the edits made meanwhile', async () => {
     const { relay, store, log } = await startAuthRelay()
-    const page = await (await newProfile(browser, ada)).newPage()
+    const page = await (await newProfile(browser(), ada)).newPage()
     const sockets = watchSockets(page)
     await page.goto(documentUrl(relay, 'outage', await linkToken('outage', 'write')))
     await waitForConnection(page, 'connected')
@@ -204,7 +191,7 @@ describe('the editor with access control', () => {
     await waitForConnection(page, 'connected')
     await waitForSaveState(page, 'saved')
     expect(await storedText(store, 'outage')).toBe('Before. During.')
-    const other = await openEditor(await newProfile(browser, bob), again, 'outage', await linkToken('outage', 'read'))
+    const other = await openEditor(await newProfile(browser(), bob), again, 'outage', await linkToken('outage', 'read'))
     await waitForText(other, 'Before. During.')
     // The relay refuses expired tokens: the page connected again with a fresh one.
     expect(tokensOf(sockets).size).toBeGreaterThanOrEqual(2)
@@ -212,7 +199,7 @@ describe('the editor with access control', () => {
 
   it('tells a person whose link expires while they work, and stops connecting', async () => {
     const { relay, log } = await startAuthRelay()
-    const page = await (await newProfile(browser, ada)).newPage()
+    const page = await (await newProfile(browser(), ada)).newPage()
     const sockets = watchSockets(page)
     // The link outlives the first 3 s session token, so the page renews it once, then is refused.
     await page.goto(documentUrl(relay, 'short', await linkToken('short', 'write', null, 5)))
@@ -229,9 +216,9 @@ describe('the editor with access control', () => {
 
   it('gives a read link a view-only editor that follows the writer, and shows the viewer to the writer', async () => {
     const { relay, store } = await startAuthRelay()
-    const writer = await openEditor(await newProfile(browser, ada), relay, 'lecture', await linkToken('lecture', 'write'))
+    const writer = await openEditor(await newProfile(browser(), ada), relay, 'lecture', await linkToken('lecture', 'write'))
     await typeAtEnd(writer, '# Lecture notes\n\n')
-    const viewer = await openEditor(await newProfile(browser, bob), relay, 'lecture', await linkToken('lecture', 'read'))
+    const viewer = await openEditor(await newProfile(browser(), bob), relay, 'lecture', await linkToken('lecture', 'read'))
     await waitForText(viewer, '# Lecture notes\n\n')
 
     expect(await editable(viewer)).toBe(false)
@@ -259,8 +246,8 @@ describe('the editor with access control', () => {
   it("shows others the name a link sets, and does not let its holder change it", async () => {
     const { relay } = await startAuthRelay()
     // A profile that never chose a name: no welcome dialog, the link's name is used.
-    const grace = await openEditor(await newProfile(browser), relay, 'named', await linkToken('named', 'write', 'Grace Hopper'))
-    const other = await openEditor(await newProfile(browser, bob), relay, 'named', await linkToken('named', 'write'))
+    const grace = await openEditor(await newProfile(browser()), relay, 'named', await linkToken('named', 'write', 'Grace Hopper'))
+    const other = await openEditor(await newProfile(browser(), bob), relay, 'named', await linkToken('named', 'write'))
     await expect.poll(() => peopleNames(other), { timeout: 10_000 }).toEqual(['Bob (you)', 'Grace Hopper'])
     expect(await peopleNames(grace)).toEqual(['Grace Hopper (you)', 'Bob'])
     expect(await grace.getByTestId('name-dialog').isVisible()).toBe(false)
@@ -276,14 +263,14 @@ describe('the editor with access control', () => {
     expect(await peopleNames(other)).toEqual(['Bob (you)', 'Grace Hopper'])
 
     // A name stored by an earlier visit does not override the link's.
-    const storedAda = await openEditor(await newProfile(browser, ada), relay, 'named', await linkToken('named', 'read', 'Ada Lovelace'))
+    const storedAda = await openEditor(await newProfile(browser(), ada), relay, 'named', await linkToken('named', 'read', 'Ada Lovelace'))
     expect(await peopleNames(storedAda)).toContain('Ada Lovelace (you)')
     await other.locator('[data-testid="person"]', { hasText: 'Ada Lovelace' }).waitFor()
   })
 
   it('shares an edit link and a view link; the view link opens a read-only editor', async () => {
     const { relay } = await startAuthRelay()
-    const context = await newProfile(browser, ada)
+    const context = await newProfile(browser(), ada)
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: relay.url })
     const owner = await openEditor(context, relay, 'shared plan', await linkToken('shared plan', 'write'))
     await typeAtEnd(owner, 'The plan.')
@@ -306,7 +293,7 @@ describe('the editor with access control', () => {
     await owner.screenshot({ path: new URL('share-dialog.png', artifacts).pathname })
     await owner.getByRole('button', { name: 'Done' }).click()
 
-    const viewerContext = await newProfile(browser, carol)
+    const viewerContext = await newProfile(browser(), carol)
     await viewerContext.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: relay.url })
     const viewer = await viewerContext.newPage()
     await viewer.goto(view)
@@ -320,7 +307,7 @@ describe('the editor with access control', () => {
     await viewer.getByTestId('share').filter({ hasText: 'Copied' }).waitFor()
     expect(await viewer.evaluate('navigator.clipboard.readText()')).toBe(view)
 
-    const editor = await (await newProfile(browser, bob)).newPage()
+    const editor = await (await newProfile(browser(), bob)).newPage()
     await editor.goto(edit)
     await waitForConnection(editor, 'connected')
     await typeAtEnd(editor, ' Agreed.')
@@ -330,10 +317,10 @@ describe('the editor with access control', () => {
 
   it('shows a person who reconnects to the others again within a few seconds, and the others to them', async () => {
     const { relay } = await startAuthRelay()
-    const adaProfile = await newProfile(browser, ada)
+    const adaProfile = await newProfile(browser(), ada)
     await adaProfile.addInitScript(recordPresenceOf('Bob'))
     const a = await openEditor(adaProfile, relay, 'presence', await linkToken('presence', 'write'))
-    const bobProfile = await newProfile(browser, bob)
+    const bobProfile = await newProfile(browser(), bob)
     await bobProfile.addInitScript(recordPresenceOf('Ada'))
     const bobPage = await bobProfile.newPage()
     const bobSockets = watchSockets(bobPage)

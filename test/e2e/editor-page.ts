@@ -29,6 +29,14 @@ export interface TestIdentity {
   readonly color: string
 }
 
+/** The people the browser tests play, each with a colour of the editor's palette. */
+export const people = {
+  ada: { name: 'Ada', color: '#c2255c' },
+  bob: { name: 'Bob', color: '#1971c2' },
+  carol: { name: 'Carol', color: '#2b8a3e' }
+} satisfies Record<string, TestIdentity>
+
+
 /**
  * A fresh browser profile, closed after the test. With `identity`, its pages
  * start as that person, as if the name had been chosen on an earlier visit.

@@ -3,31 +3,19 @@
  * once, their cursors, undo, the connection and saved indicators across a
  * relay restart, document names, and a phone-sized screen.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdir } from 'node:fs/promises'
-import type { Browser, Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
 import type { DocStore } from '../../server/storage/store.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
-import { launchBrowser } from './browser.js'
+import { artifacts, useBrowser } from './browser.js'
 import {
-  documentUrl, newProfile, openEditor, startEditorRelay, storedText, typeAtEnd,
+  documentUrl, newProfile, people, openEditor, startEditorRelay, storedText, typeAtEnd,
   waitForConnection, waitForSaveState, waitForText
 } from './editor-page.js'
 
-const artifacts = new URL('../../test-artifacts/', import.meta.url)
-const ada = { name: 'Ada', color: '#c2255c' }
-const bob = { name: 'Bob', color: '#1971c2' }
+const { ada, bob } = people
 
-let browser: Browser
-
-beforeAll(async () => {
-  browser = await launchBrowser()
-  await mkdir(artifacts, { recursive: true })
-})
-
-afterAll(async () => {
-  await browser?.close()
-})
+const browser = useBrowser()
 
 /** A store whose appends wait until `release()`: the relay sees each update long before it is durable. */
 function heldStore (): { store: DocStore, appends: () => number, release: () => void } {
@@ -69,8 +57,8 @@ async function sideBySide (left: Page, right: Page, path: string): Promise<void>
 describe('the editor in a browser', () => {
   it('converges when two people type into one document at the same time', async () => {
     const relay = await startEditorRelay()
-    const a = await openEditor(await newProfile(browser, ada), relay, 'converge')
-    const b = await openEditor(await newProfile(browser, bob), relay, 'converge')
+    const a = await openEditor(await newProfile(browser(), ada), relay, 'converge')
+    const b = await openEditor(await newProfile(browser(), bob), relay, 'converge')
     await typeAtEnd(a, 'Ada:\nBob:')
     await waitForText(b, 'Ada:\nBob:')
     await a.keyboard.press('Control+Home')
@@ -89,8 +77,8 @@ describe('the editor in a browser', () => {
 
   it("shows each person the other's cursor labelled with their name", async () => {
     const relay = await startEditorRelay()
-    const a = await openEditor(await newProfile(browser, ada, { viewport: { width: 800, height: 600 } }), relay, 'cursors')
-    const b = await openEditor(await newProfile(browser, bob, { viewport: { width: 800, height: 600 } }), relay, 'cursors')
+    const a = await openEditor(await newProfile(browser(), ada, { viewport: { width: 800, height: 600 } }), relay, 'cursors')
+    const b = await openEditor(await newProfile(browser(), bob, { viewport: { width: 800, height: 600 } }), relay, 'cursors')
 
     await typeAtEnd(a, '# Notes\n\nAda: every edit is kept.\n')
     await waitForText(b, '# Notes\n\nAda: every edit is kept.\n')
@@ -108,8 +96,8 @@ describe('the editor in a browser', () => {
 
   it('undoes only your own typing', async () => {
     const relay = await startEditorRelay()
-    const a = await openEditor(await newProfile(browser, ada), relay, 'undo')
-    const b = await openEditor(await newProfile(browser, bob), relay, 'undo')
+    const a = await openEditor(await newProfile(browser(), ada), relay, 'undo')
+    const b = await openEditor(await newProfile(browser(), bob), relay, 'undo')
 
     await typeAtEnd(a, 'alpha ')
     await waitForText(b, 'alpha ')
@@ -133,7 +121,7 @@ describe('the editor in a browser', () => {
   it('shows the connection going offline when the relay stops and back when it restarts', async () => {
     const store = createMemoryStore()
     const first = await startEditorRelay({ store })
-    const page = await openEditor(await newProfile(browser, ada), first, 'restart')
+    const page = await openEditor(await newProfile(browser(), ada), first, 'restart')
     await typeAtEnd(page, 'Written before the restart.')
     await waitForSaveState(page, 'saved')
 
@@ -158,14 +146,14 @@ describe('the editor in a browser', () => {
     await waitForSaveState(page, 'saved')
     expect(await storedText(store, 'restart')).toBe('Written before the restart. Written while offline.')
 
-    const later = await openEditor(await newProfile(browser, bob), second, 'restart')
+    const later = await openEditor(await newProfile(browser(), bob), second, 'restart')
     await waitForText(later, 'Written before the restart. Written while offline.')
   })
 
   it('says "Saved" only once the relay confirms the edit is stored', async () => {
     const held = heldStore()
     const relay = await startEditorRelay({ store: held.store })
-    const page = await openEditor(await newProfile(browser, ada), relay, 'saved')
+    const page = await openEditor(await newProfile(browser(), ada), relay, 'saved')
     expect(await page.getByTestId('saved').getAttribute('data-state')).toBe('saved')
 
     await typeAtEnd(page, 'Durable?')
@@ -183,7 +171,7 @@ describe('the editor in a browser', () => {
 
   it('gives / a new random document, opens documents by name and copies their link', async () => {
     const relay = await startEditorRelay()
-    const context = await newProfile(browser, ada)
+    const context = await newProfile(browser(), ada)
     const page = await context.newPage()
 
     await page.goto(`${relay.url}/`)
@@ -216,7 +204,7 @@ describe('the editor in a browser', () => {
 
   it('asks for a name once and lets it be changed', async () => {
     const relay = await startEditorRelay()
-    const context = await newProfile(browser)
+    const context = await newProfile(browser())
     const page = await context.newPage()
     await page.goto(documentUrl(relay, 'names'))
     const input = page.getByTestId('name-input')
@@ -232,7 +220,7 @@ describe('the editor in a browser', () => {
     await page.locator('[data-testid="person"][data-self]', { hasText: 'Grace Hopper (you)' }).waitFor()
     expect(await page.getByTestId('name-dialog').isVisible()).toBe(false)
 
-    const other = await openEditor(await newProfile(browser, bob), relay, 'names')
+    const other = await openEditor(await newProfile(browser(), bob), relay, 'names')
     await other.locator('[data-testid="person"]', { hasText: 'Grace Hopper' }).waitFor()
     await page.getByTestId('name-button').click()
     await page.getByTestId('name-input').fill('Amazing Grace')
@@ -243,9 +231,9 @@ describe('the editor in a browser', () => {
 
   it('fits a phone screen without sideways scrolling', async () => {
     const relay = await startEditorRelay()
-    const phone = await newProfile(browser, ada, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+    const phone = await newProfile(browser(), ada, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
     const page = await openEditor(phone, relay, 'a-rather-long-document-name-for-a-small-screen')
-    await openEditor(await newProfile(browser, bob), relay, 'a-rather-long-document-name-for-a-small-screen')
+    await openEditor(await newProfile(browser(), bob), relay, 'a-rather-long-document-name-for-a-small-screen')
     await page.locator('[data-testid="person"]').nth(1).waitFor()
     await typeAtEnd(page, '# Shopping\n\n- apples\npears\n\nSee ')
     // A long word, pasted: it must wrap rather than widen the page.

@@ -139,7 +139,7 @@ for (const backend of storeBackends) {
       if (backend.persistent) expect(hexes(await (await storage.open()).load('twice'))).toEqual(expected)
     })
 
-    it.skipIf(!backend.persistent)('keeps an update another instance appended, unseen, through a replace', async () => {
+    if (backend.persistent) it('keeps an update another instance appended, unseen, through a replace', async () => {
       const storage = await backend.create()
       const a = await storage.open()
       const b = await storage.open()
@@ -157,7 +157,7 @@ for (const backend of storeBackends) {
       expect(textOf(stored)).toContain('from B')
     })
 
-    it.skipIf(!backend.persistent)('keeps a snapshot another instance wrote, unseen, through a replace', async () => {
+    if (backend.persistent) it('keeps a snapshot another instance wrote, unseen, through a replace', async () => {
       const storage = await backend.create()
       const a = await storage.open()
       const b = await storage.open()
@@ -173,7 +173,7 @@ for (const backend of storeBackends) {
       expect(text).toContain('B-text')
     })
 
-    it.skipIf(!backend.persistent)('loses nothing when two instances append and compact one document at once', async () => {
+    if (backend.persistent) it('loses nothing when two instances append and compact one document at once', async () => {
       const storage = await backend.create()
       const instances = await Promise.all([storage.open(), storage.open()])
       await Promise.all(instances.map(async (store, k) => {
@@ -194,7 +194,7 @@ for (const backend of storeBackends) {
       expect(missing).toEqual([])
     })
 
-    it.skipIf(backend.name !== 'postgres')('keeps an update committed late under a lower sequence number through a replace', async () => {
+    if (backend.name === 'postgres') it('keeps an update committed late under a lower sequence number through a replace', async () => {
       const storage = await backend.create()
       const store = await storage.open()
       const base = textUpdate('base ')
@@ -270,7 +270,7 @@ for (const backend of storeBackends) {
       }
     })
 
-    it.skipIf(backend.name !== 'postgres')('refuses a table prefix that is not a plain identifier', async () => {
+    if (backend.name === 'postgres') it('refuses a table prefix that is not a plain identifier', async () => {
       await expect(openPostgresStore({ connectionString: postgresUrl(), tablePrefix: 'x; DROP TABLE y' })).rejects.toThrow(/invalid table prefix/)
     })
   })
