@@ -107,6 +107,8 @@ export class Room {
   private logUpdates = 0
   private logBytes = 0
   private storedBytes = 0
+  /** Sync step 2 holding the whole document, kept while the document does not change. */
+  private wholeDocument: Uint8Array | null = null
   /** The last transaction on the document, to tell whether an update changed anything. */
   private lastTransaction: Y.Transaction | null = null
   /** While the document is rebuilt, the work that arrived meanwhile; null otherwise. */
@@ -242,6 +244,7 @@ export class Room {
   }
 
   private createDoc (stored: StoredDocument): Y.Doc {
+    this.wholeDocument = null
     // A guid of our own spares Yjs generating a random one per room.
     const doc = new Y.Doc({ guid: this.name })
     try {
@@ -263,6 +266,12 @@ export class Room {
   }
 
   private answerSyncStep1 (connection: RoomConnection, stateVector: Uint8Array): void {
+    // A newcomer holds nothing: it gets the whole document, framed once until the next change.
+    if (stateVector.length === 1 && stateVector[0] === 0) {
+      this.wholeDocument ??= encodeSyncStep2(Y.encodeStateAsUpdate(this.ydoc))
+      this.sendWhenDurable(this.wholeDocument, connection, null)
+      return
+    }
     let update: Uint8Array
     try {
       update = Y.encodeStateAsUpdate(this.ydoc, stateVector)
@@ -312,6 +321,7 @@ export class Room {
 
   /** Appends `update` and queues it for the others (and a saved confirmation for its author) behind the append. */
   private commit (connection: RoomConnection, update: Uint8Array, raw: Uint8Array | null): void {
+    this.wholeDocument = null
     const seq = ++this.appendedSeq
     this.logUpdates++
     this.logBytes += update.length

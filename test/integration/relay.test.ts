@@ -54,6 +54,19 @@ describe('relay with the stock y-websocket client', () => {
     await waitFor(() => late.text.toString() === 'written before you came')
   })
 
+  it('gives each newcomer the document as it is when it joins, edits since the previous newcomer included', async () => {
+    const relay = await startTestRelay()
+    const writer = connectClient(relay, 'newcomers')
+    await synced(writer)
+    for (const text of ['one', ' two', ' three']) {
+      writer.text.insert(writer.text.length, text)
+      await waitFor(() => relay.registry.get('newcomers')?.text === writer.text.toString())
+      const newcomer = connectClient(relay, 'newcomers')
+      await synced(newcomer)
+      expect(newcomer.text.toString()).toBe(writer.text.toString())
+    }
+  })
+
   it('sends offline edits of a reconnecting client to the others', async () => {
     const relay = await startTestRelay()
     const a = connectClient(relay, 'offline')
