@@ -16,7 +16,6 @@ import { RoomRegistry } from './rooms/registry.js'
 import { Connection, type ConnectionContext } from './transport/connection.js'
 import { startHeartbeat } from './transport/heartbeat.js'
 import { FrameCache } from './transport/frame.js'
-import { CorkedWrites } from './transport/corked-writes.js'
 import { admitUpgrade, ConnectionCounter, UpgradeRejection, type AdmissionPolicy } from './transport/upgrade.js'
 import { serveEditor } from './http/static.js'
 import { tokenApi } from './http/token-api.js'
@@ -64,7 +63,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const registry = new RoomRegistry(store, { ...config, logger })
   const heartbeat = startHeartbeat(config.heartbeatIntervalMs)
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
-  const context: ConnectionContext = { registry, logger, frames: new FrameCache(), writes: new CorkedWrites(), ...config }
+  const context: ConnectionContext = { registry, logger, frames: new FrameCache(), ...config }
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
   const api = tokenApi({ ...config, authority })

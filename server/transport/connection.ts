@@ -13,7 +13,6 @@ import { CorruptDocumentError } from '../storage/store.js'
 import type { Logger } from '../log.js'
 import { TokenBucket } from './rate-limit.js'
 import type { FrameCache } from './frame.js'
-import type { CorkedWrites } from './corked-writes.js'
 
 /** What a connection needs from the relay. */
 export interface ConnectionContext {
@@ -31,8 +30,6 @@ export interface ConnectionContext {
   readonly maxByteBurst: number
   /** Shared by the relay's connections: a broadcast is framed once. */
   readonly frames: FrameCache
-  /** Shared by the relay's connections: a turn's writes to one socket leave together. */
-  readonly writes: CorkedWrites
 }
 
 /** How a connection joins: its room and the rights it was granted at upgrade. */
