@@ -11,6 +11,7 @@
  * much as loading the document.
  */
 import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
 import { ProtocolError } from './errors.js'
 
 /**
@@ -20,8 +21,130 @@ import { ProtocolError } from './errors.js'
  * names an earlier clock, as it does in every update Yjs writes: an item can
  * only refer to what existed when it was made. Delete set ranges must not be
  * empty (Yjs never writes one, and throws re-encoding one it keeps waiting).
+ *
+ * Accepts and refuses exactly what `Y.decodeUpdate` does, reading the bytes
+ * with the same lib0 functions in the same order, but builds no structs:
+ * this runs once for every update a client sends.
  */
 export function checkUpdate (update: Uint8Array): void {
+  try {
+    if (scanUpdate(decoding.createDecoder(update))) return
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err
+    throw new ProtocolError('invalid-update', `update does not parse: ${(err as Error).message}`)
+  }
+  checkDecodedUpdate(update)
+}
+
+const bit6 = 0x20
+const bit7 = 0x40
+const bit8 = 0x80
+const bits5 = 0x1f
+/** Struct info of a skip (a gap in a merged update). */
+const skipInfo = 10
+/** Content type of a subdocument: rare enough to leave to `Y.decodeUpdate`. */
+const contentDoc = 9
+
+/**
+ * Reads an update as Yjs' lazy struct reader does, throwing where it
+ * throws. Returns false, having checked nothing, for content it leaves to
+ * `checkDecodedUpdate` (subdocuments).
+ */
+function scanUpdate (decoder: decoding.Decoder): boolean {
+  const clients = decoding.readVarUint(decoder)
+  for (let c = 0; c < clients; c++) {
+    const structs = decoding.readVarUint(decoder)
+    const client = decoding.readVarUint(decoder)
+    let clock = decoding.readVarUint(decoder)
+    for (let s = 0; s < structs; s++) {
+      const info = decoding.readUint8(decoder)
+      if (info === skipInfo || (info & bits5) === 0) {
+        clock += decoding.readVarUint(decoder)
+        continue
+      }
+      if ((info & bit8) !== 0) checkOwnReference(client, clock, decoding.readVarUint(decoder), decoding.readVarUint(decoder))
+      if ((info & bit7) !== 0) checkOwnReference(client, clock, decoding.readVarUint(decoder), decoding.readVarUint(decoder))
+      if ((info & (bit7 | bit8)) === 0) {
+        if (decoding.readVarUint(decoder) === 1) decoding.readVarString(decoder)
+        else checkOwnReference(client, clock, decoding.readVarUint(decoder), decoding.readVarUint(decoder))
+        if ((info & bit6) !== 0) decoding.readVarString(decoder)
+      }
+      const length = contentLength(decoder, info & bits5)
+      if (length < 0) return false
+      clock += length
+    }
+  }
+  const deleted = decoding.readVarUint(decoder)
+  for (let c = 0; c < deleted; c++) {
+    decoding.readVarUint(decoder) // client
+    const ranges = decoding.readVarUint(decoder)
+    for (let r = 0; r < ranges; r++) {
+      decoding.readVarUint(decoder) // clock
+      if (decoding.readVarUint(decoder) === 0) throw emptyDeleteRange()
+    }
+  }
+  return true
+}
+
+/**
+ * Reads an item's content as Yjs does and returns the clock length Yjs
+ * gives it, or -1 for content left to `Y.decodeUpdate`.
+ */
+function contentLength (decoder: decoding.Decoder, contentType: number): number {
+  switch (contentType) {
+    case 1: // deleted
+      return decoding.readVarUint(decoder)
+    case 2: { // JSON
+      const length = decoding.readVarUint(decoder)
+      for (let i = 0; i < length; i++) {
+        const json = decoding.readVarString(decoder)
+        if (json !== 'undefined') JSON.parse(json)
+      }
+      return length
+    }
+    case 3: // binary
+      decoding.readVarUint8Array(decoder)
+      return 1
+    case 4: // string: one clock per UTF-16 code unit
+      return decoding.readVarString(decoder).length
+    case 5: // embed
+      JSON.parse(decoding.readVarString(decoder))
+      return 1
+    case 6: // format: key and JSON value
+      decoding.readVarString(decoder)
+      JSON.parse(decoding.readVarString(decoder))
+      return 1
+    case 7: { // type: XML elements and hooks carry a name
+      const typeRef = decoding.readVarUint(decoder)
+      if (typeRef === 3 || typeRef === 5) decoding.readVarString(decoder)
+      else if (typeRef > 6) throw new Error(`unknown type ${typeRef}`)
+      return 1
+    }
+    case 8: { // any
+      const length = decoding.readVarUint(decoder)
+      for (let i = 0; i < length; i++) decoding.readAny(decoder)
+      return length
+    }
+    case contentDoc:
+      return -1
+    default:
+      throw new Error(`unknown content type ${contentType}`)
+  }
+}
+
+/** Throws unless a reference from the struct at `clock` of `client` to (`refClient`, `refClock`) points back in time. */
+function checkOwnReference (client: number, clock: number, refClient: number, refClock: number): void {
+  if (refClient === client && refClock >= clock) {
+    throw new ProtocolError('invalid-update', 'an item refers to a later struct of its own client')
+  }
+}
+
+function emptyDeleteRange (): ProtocolError {
+  return new ProtocolError('invalid-update', 'the delete set holds an empty range')
+}
+
+/** `checkUpdate` through `Y.decodeUpdate`, for updates that hold subdocuments. */
+function checkDecodedUpdate (update: Uint8Array): void {
   let decoded: ReturnType<typeof Y.decodeUpdate>
   try {
     decoded = Y.decodeUpdate(update)
@@ -34,13 +157,11 @@ export function checkUpdate (update: Uint8Array): void {
     const { client, clock } = struct.id
     const parent = struct.parent instanceof Y.ID ? struct.parent : null
     for (const ref of [struct.origin, struct.rightOrigin, parent]) {
-      if (ref && ref.client === client && ref.clock >= clock) {
-        throw new ProtocolError('invalid-update', 'an item refers to a later struct of its own client')
-      }
+      if (ref) checkOwnReference(client, clock, ref.client, ref.clock)
     }
   }
   for (const ranges of ds.clients.values()) {
-    if (ranges.some((range) => range.len <= 0)) throw new ProtocolError('invalid-update', 'the delete set holds an empty range')
+    if (ranges.some((range) => range.len <= 0)) throw emptyDeleteRange()
   }
 }
 

@@ -138,12 +138,14 @@ function sampleDocs (seed: number, count: number): SampleDoc[] {
     doc.on('update', (update: Uint8Array) => updates.push(update))
     const text = doc.getText('text')
     for (let i = 0; i < 1 + random.int(12); i++) {
-      switch (random.int(6)) {
+      switch (random.int(8)) {
         case 0: if (text.length > 0) text.delete(random.int(text.length), 1); break
         case 1: text.format(0, Math.min(3, text.length), { bold: true }); break
         case 2: doc.getMap('map').set(random.word(2), random.int(2) === 0 ? random.word(3) : { n: random.int(100) }); break
         case 3: doc.getArray('list').insert(0, [random.int(10), new Uint8Array([1, 2, 3])]); break
-        case 4: doc.getXmlFragment('xml').insert(0, [new Y.XmlElement('p')]); break
+        case 4: doc.getXmlFragment('xml').insert(0, [new Y.XmlElement('p'), new Y.XmlText('x')]); break
+        case 5: text.insertEmbed(random.int(text.length + 1), { image: random.word(1) }); break
+        case 6: doc.getMap('docs').set('sub', new Y.Doc({ meta: { n: random.int(9) } })); break
         default: text.insert(random.int(text.length + 1), random.word(1 + random.int(5)))
       }
     }
@@ -276,6 +278,27 @@ describe('decoders round-trip valid messages', () => {
   })
 })
 
+/**
+ * An update holding JSON content, which Yjs reads but no longer writes:
+ * client 1 puts `"a"` and `undefined` into the array 'list'.
+ */
+function legacyJsonUpdate (): Uint8Array {
+  const encoder = encoding.createEncoder()
+  for (const n of [1, 1, 1, 0]) encoding.writeVarUint(encoder, n) // one client with one struct: client 1 from clock 0
+  encoding.writeUint8(encoder, 2) // an item of JSON content, placed by its parent's name
+  encoding.writeVarUint(encoder, 1)
+  encoding.writeVarString(encoder, 'list')
+  encoding.writeVarUint(encoder, 2)
+  encoding.writeVarString(encoder, '"a"')
+  encoding.writeVarString(encoder, 'undefined')
+  encoding.writeVarUint(encoder, 0) // no deletions
+  const update = encoding.toUint8Array(encoder)
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, update)
+  expect(doc.getArray('list').toArray()).toEqual(['a', undefined])
+  return update
+}
+
 describe('checkUpdate', () => {
   it('accepts every update Yjs writes', () => {
     for (const { doc } of sampleDocs(2, 40)) {
@@ -289,6 +312,53 @@ describe('checkUpdate', () => {
       for (const update of updates) checkUpdate(update)
       checkUpdate(Y.mergeUpdates(updates))
     }
+  })
+
+  it('accepts exactly the updates that Y.decodeUpdate parses and whose references point back: every one-byte change of real updates', () => {
+    const corpus = [...sampleDocs(4, 12).flatMap(({ doc, updates }) => [Y.encodeStateAsUpdate(doc), ...updates]), legacyJsonUpdate()]
+    const pointsBack = (update: Uint8Array): boolean => {
+      let decoded: ReturnType<typeof Y.decodeUpdate>
+      try {
+        decoded = Y.decodeUpdate(update)
+      } catch {
+        return false
+      }
+      const refs = decoded.structs.flatMap((struct) => struct instanceof Y.Item
+        ? [struct.origin, struct.rightOrigin, struct.parent instanceof Y.ID ? struct.parent : null].map((ref) => ({ ref, id: struct.id }))
+        : [])
+      return refs.every(({ ref, id }) => !ref || ref.client !== id.client || ref.clock < id.clock) &&
+        [...decoded.ds.clients.values()].every((ranges) => ranges.every((range) => range.len > 0))
+    }
+    const passes = (update: Uint8Array): boolean => {
+      try {
+        checkUpdate(update)
+        return true
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError)
+        return false
+      }
+    }
+    const disagreements: string[] = []
+    let cases = 0
+    let accepted = 0
+    for (const update of corpus) {
+      for (let at = 0; at < update.length; at++) {
+        const values = new Set([0, 1, 7, 10, 0x7f, 0x80, 0xff, (update[at] + 1) & 0xff, (update[at] - 1) & 0xff])
+        for (let bit = 0; bit < 8; bit++) values.add(update[at] ^ (1 << bit))
+        for (const value of values) {
+          const input = update.slice()
+          input[at] = value
+          const passed = passes(input)
+          cases++
+          if (passed) accepted++
+          if (passed !== pointsBack(input)) disagreements.push(`${Buffer.from(input).toString('hex')} at ${at}`)
+        }
+      }
+      if (!passes(update.subarray(0, update.length - 1))) cases++
+    }
+    expect(disagreements.slice(0, 3)).toEqual([])
+    expect(cases).toBeGreaterThan(40_000)
+    expect(accepted).toBeGreaterThan(5_000)
   })
 
   it('lets through no mutated update that Yjs then throws on after changing the document (10 000 cases)', () => {
