@@ -4,7 +4,7 @@
  * them. `--quick` shrinks every scenario to a smoke run of about a minute.
  */
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { serverKinds, type ServerKind } from './servers.js'
 import type { EditLoadSettings } from './scenarios/edit-load.js'
@@ -29,8 +29,10 @@ export interface BenchOptions {
   readonly manyRooms: EditLoadSettings
   readonly coldLoad: ColdLoadSettings
   readonly scale: ScaleSettings
-  /** Where coedit's CPU profiles go (`--cpu-prof DIR`); null runs without profiling. */
+  /** Where the servers' CPU profiles go (`--cpu-prof DIR`); null runs without profiling. */
   readonly cpuProfileDir: string | null
+  /** Another coedit checkout, built, measured as `coedit-baseline` (`--baseline DIR`); null leaves it out. */
+  readonly baselineRoot: string | null
   /** The JSON results file. */
   readonly jsonPath: string
   readonly quick: boolean
@@ -41,13 +43,14 @@ const usage = `Usage: npm run bench -- [options]   (each option also as BENCH_<N
   --reps N              fresh-server runs per scenario and server (default 3)
   --duration S          seconds of editing in fan-out and many-rooms (default 10)
   --scenarios LIST      comma-separated: ${scenarioNames.join(', ')} (default all)
-  --servers LIST        comma-separated: ${serverKinds.join(', ')} (default all)
+  --servers LIST        comma-separated: ${serverKinds.join(', ')} (default all; coedit-baseline only with --baseline)
   --workers N           load-generator worker threads (default 2)
   --scale-max N         most connections in the scale scenario (default 20000, capped by the open-file limit)
   --scale-time S        time budget of the scale ramp in seconds (default 120)
   --cold-peers N        fresh peers timed per cold-load run (default 10)
   --trace FILE          gzipped editing trace (default ../shared/data/automerge-paper.json.gz)
-  --cpu-prof DIR        run coedit under --cpu-prof, write profiles to DIR and print their top functions
+  --baseline DIR        also measure the coedit checkout in DIR (built with npm run build:server), in memory
+  --cpu-prof DIR        run the servers under --cpu-prof, write profiles to DIR and print their top functions
   --json FILE           results file (default bench/results/latest.json)
   -h, --help            show this help
 `
@@ -64,6 +67,7 @@ const flags = {
   'cold-peers': { type: 'string' },
   trace: { type: 'string' },
   'cpu-prof': { type: 'string' },
+  baseline: { type: 'string' },
   json: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -111,13 +115,18 @@ export function readOptions (argv: string[], env: NodeJS.ProcessEnv, root: strin
   const durationMs = count('duration', quick ? 3 : 10) * 1000
   const common = { settleMs: 1000, drainStallMs: 5000, connectTimeoutMs: 30_000, verifiedRooms: 20 }
   const cpuProfile = pick('cpu-prof')
+  const baseline = pick('baseline')
+  if (baseline !== undefined && !existsSync(join(baseline, 'dist', 'server', 'cli.js'))) {
+    throw new UsageError(`--baseline: no dist/server/cli.js in ${baseline} (run npm run build:server there)`)
+  }
+  const servers = list('servers', serverKinds.filter((kind) => baseline !== undefined || kind !== 'coedit-baseline'))
   return {
     quick,
     reps: Math.round(count('reps', quick ? 1 : 3)),
     workers: Math.round(count('workers', 2)),
     peersPerAddress: 50,
     scenarios: list('scenarios', scenarioNames),
-    servers: list('servers', serverKinds),
+    servers,
     fanout: { ...common, rooms: 1, peersPerRoom: 50, sendersPerRoom: 10, ratePerSecond: 20, durationMs },
     manyRooms: { ...common, rooms: quick ? 100 : 500, peersPerRoom: 2, sendersPerRoom: 2, ratePerSecond: 1, durationMs },
     coldLoad: {
@@ -135,6 +144,7 @@ export function readOptions (argv: string[], env: NodeJS.ProcessEnv, root: strin
       connectTimeoutMs: 60_000
     },
     cpuProfileDir: cpuProfile ?? null,
+    baselineRoot: baseline ?? null,
     jsonPath: pick('json') ?? join(root, 'bench', 'results', 'latest.json')
   }
 }

@@ -40,6 +40,7 @@ export interface Row {
 const kindLabels: Record<ServerKind, string> = {
   'coedit-memory': 'coedit (memory)',
   'coedit-sqlite': 'coedit (SQLite)',
+  'coedit-baseline': 'coedit (baseline)',
   reference: 'reference',
   'ws-relay': 'bare ws relay'
 }
@@ -47,6 +48,7 @@ const kindLabels: Record<ServerKind, string> = {
 const shortLabels: Record<ServerKind, string> = {
   'coedit-memory': 'coedit',
   'coedit-sqlite': 'SQLite',
+  'coedit-baseline': 'baseline',
   reference: 'ref',
   'ws-relay': 'ws'
 }

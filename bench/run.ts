@@ -142,7 +142,7 @@ async function main (): Promise<number> {
   }
   const scenarios = buildScenarios(options)
   const meter = new CpuMeter()
-  const launcher = new ServerLauncher({ root, cpuProfileDir: options.cpuProfileDir, meter })
+  const launcher = new ServerLauncher({ root, cpuProfileDir: options.cpuProfileDir, baselineRoot: options.baselineRoot, meter })
   const pool = ClientPool.start(options.workers, options.peersPerAddress)
   const killServers = (): void => launcher.killAll()
   process.on('exit', killServers)

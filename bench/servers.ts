@@ -12,10 +12,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /** Which server a run measures. */
-export type ServerKind = 'coedit-memory' | 'coedit-sqlite' | 'reference' | 'ws-relay'
+export type ServerKind = 'coedit-memory' | 'coedit-sqlite' | 'coedit-baseline' | 'reference' | 'ws-relay'
 
-/** Every kind, in the order the table shows them. */
-export const serverKinds: readonly ServerKind[] = ['coedit-memory', 'coedit-sqlite', 'reference', 'ws-relay']
+/**
+ * Every kind, in the order the table shows them. `coedit-baseline` is
+ * another build of coedit, in memory, to compare a change with (`--baseline`).
+ */
+export const serverKinds: readonly ServerKind[] = ['coedit-memory', 'coedit-sqlite', 'coedit-baseline', 'reference', 'ws-relay']
 
 /** Whether a kind keeps documents and answers the y-websocket sync handshake (the bare relay does neither). */
 export function speaksYjs (kind: ServerKind): boolean {
@@ -42,8 +45,10 @@ export interface ServerProcess {
 export interface LauncherOptions {
   /** The repository root: holds `dist/server`, `dist/bench` and `node_modules`. */
   readonly root: string
-  /** When set, coedit servers run under `--cpu-prof` and write their profiles here. */
+  /** When set, every server runs under `--cpu-prof` and writes its profile here. */
   readonly cpuProfileDir: string | null
+  /** Root of another coedit checkout with a built `dist/server`, run as `coedit-baseline`. */
+  readonly baselineRoot: string | null
   readonly meter: CpuMeter
   /** How long a server may take to answer HTTP after spawning. Defaults to 15 s. */
   readonly startTimeoutMs?: number
@@ -112,19 +117,22 @@ export class ServerLauncher {
   }
 
   private command (kind: ServerKind, port: number, dataDir: string | null, tag: string): { args: string[], env: Record<string, string> } {
-    const { root, cpuProfileDir } = this.options
+    const { root, cpuProfileDir, baselineRoot } = this.options
     const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, '--cpu-prof-name', `${tag}.cpuprofile`] : []
-    const coedit = [...profile, join(root, 'dist/server/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1']
+    const coedit = (checkout: string): string[] => [...profile, join(checkout, 'dist/server/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1']
     switch (kind) {
       case 'coedit-memory':
-        return { args: [...coedit, '--storage', 'memory'], env: {} }
+        return { args: [...coedit(root), '--storage', 'memory'], env: {} }
       case 'coedit-sqlite':
-        return { args: [...coedit, '--storage', 'sqlite', '--data-dir', dataDir as string], env: {} }
+        return { args: [...coedit(root), '--storage', 'sqlite', '--data-dir', dataDir as string], env: {} }
+      case 'coedit-baseline':
+        if (!baselineRoot) throw new Error('coedit-baseline needs --baseline')
+        return { args: [...coedit(baselineRoot), '--storage', 'memory'], env: {} }
       case 'reference':
         // No YPERSISTENCE: documents live in memory only, as with coedit-memory.
-        return { args: [join(root, 'node_modules/@y/websocket-server/src/server.js')], env: { HOST: '127.0.0.1', PORT: String(port) } }
+        return { args: [...profile, join(root, 'node_modules/@y/websocket-server/src/server.js')], env: { HOST: '127.0.0.1', PORT: String(port) } }
       case 'ws-relay':
-        return { args: [join(root, 'dist/bench/ws-relay.js'), '--port', String(port), '--host', '127.0.0.1'], env: {} }
+        return { args: [...profile, join(root, 'dist/bench/ws-relay.js'), '--port', String(port), '--host', '127.0.0.1'], env: {} }
     }
   }
 }
