@@ -37,6 +37,12 @@ export interface RoomConnection {
   readonly displayName: string | null
   /** Queues bytes for the client. Never throws; a dead connection drops them. */
   send (frame: Uint8Array): void
+  /**
+   * Queues a sync step 2 answering the client's state vector, which may be
+   * the whole document: unlike `send`, may exceed the connection's limit on
+   * queued bytes while it goes out.
+   */
+  sendSyncAnswer (frame: Uint8Array): void
   /** Ends the connection with a WebSocket close code. */
   close (code: number, reason: string): void
   /** Ends the connection for a message that broke the protocol, with a log line. */
@@ -77,6 +83,8 @@ interface Outgoing {
   /** Send once appends up to this sequence number are durable. */
   readonly afterSeq: number
   readonly frame: Uint8Array
+  /** Whether `frame` answers a sync step 1 (then `to` is set). */
+  readonly syncAnswer: boolean
   /** Only to this connection… */
   readonly to: RoomConnection | null
   /** …or to every connection but this one. */
@@ -269,7 +277,7 @@ export class Room {
     // A newcomer holds nothing: it gets the whole document, framed once until the next change.
     if (stateVector.length === 1 && stateVector[0] === 0) {
       this.wholeDocument ??= encodeSyncStep2(Y.encodeStateAsUpdate(this.ydoc))
-      this.sendWhenDurable(this.wholeDocument, connection, null)
+      this.sendWhenDurable(this.wholeDocument, connection, null, true)
       return
     }
     let update: Uint8Array
@@ -278,7 +286,7 @@ export class Room {
     } catch (err) {
       throw new ProtocolError('invalid-update', `bad state vector: ${(err as Error).message}`)
     }
-    this.sendWhenDurable(encodeSyncStep2(update), connection, null)
+    this.sendWhenDurable(encodeSyncStep2(update), connection, null, true)
   }
 
   private applyClientUpdate (connection: RoomConnection, update: Uint8Array, raw: Uint8Array | null): void {
@@ -380,11 +388,11 @@ export class Room {
     return entries
   }
 
-  private sendWhenDurable (frame: Uint8Array, to: RoomConnection | null, except: RoomConnection | null): void {
+  private sendWhenDurable (frame: Uint8Array, to: RoomConnection | null, except: RoomConnection | null, syncAnswer = false): void {
     if (this.durableSeq === this.appendedSeq && this.outbox.length === 0) {
-      this.deliver(frame, to, except)
+      this.deliver(frame, to, except, syncAnswer)
     } else {
-      this.outbox.push({ afterSeq: this.appendedSeq, frame, to, except })
+      this.outbox.push({ afterSeq: this.appendedSeq, frame, syncAnswer, to, except })
     }
   }
 
@@ -393,7 +401,7 @@ export class Room {
     let sent = 0
     while (sent < this.outbox.length && this.outbox[sent].afterSeq <= seq) {
       const item = this.outbox[sent++]
-      this.deliver(item.frame, item.to, item.except)
+      this.deliver(item.frame, item.to, item.except, item.syncAnswer)
     }
     this.outbox.splice(0, sent)
     if (this.logUpdates >= this.options.compactAfterUpdates || this.logBytes >= this.options.compactAfterBytes) {
@@ -401,9 +409,11 @@ export class Room {
     }
   }
 
-  private deliver (frame: Uint8Array, to: RoomConnection | null, except: RoomConnection | null): void {
+  private deliver (frame: Uint8Array, to: RoomConnection | null, except: RoomConnection | null, syncAnswer: boolean): void {
     if (to) {
-      if (this.connections.has(to)) to.send(frame)
+      if (!this.connections.has(to)) return
+      if (syncAnswer) to.sendSyncAnswer(frame)
+      else to.send(frame)
     } else {
       this.broadcast(frame, except)
     }

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
-import { decodeClientMessage, messageSync, syncStep2 } from '../protocol/messages.js'
+import { decodeClientMessage } from '../protocol/messages.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import type { Room, RoomConnection } from '../rooms/room.js'
 import { RegistryClosedError, RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
@@ -98,18 +98,28 @@ export class Connection implements RoomConnection {
   }
 
   send (frame: Uint8Array): void {
-    if (this.closed || this.socket.readyState !== this.socket.OPEN) return
-    if (this.socket.bufferedAmount - this.syncAnswerBytes > this.context.maxBufferedBytes) {
-      this.close(CloseCode.policyViolation, 'not reading: too much data queued')
+    if (this.writable()) this.wire.write(this.context.frames.frame(frame))
+  }
+
+  sendSyncAnswer (frame: Uint8Array): void {
+    if (!this.writable()) return
+    const bytes = this.context.frames.frame(frame)
+    if (this.syncAnswerBytes > 0) {
+      this.wire.write(bytes)
       return
     }
-    const bytes = this.context.frames.frame(frame)
-    if (this.syncAnswerBytes === 0 && frame[0] === messageSync && frame[1] === syncStep2) {
-      this.syncAnswerBytes = bytes.length
-      this.wire.write(bytes, () => { this.syncAnswerBytes = 0 })
-    } else {
-      this.wire.write(bytes)
+    this.syncAnswerBytes = bytes.length
+    this.wire.write(bytes, () => { this.syncAnswerBytes = 0 })
+  }
+
+  /** Whether the socket is open and its reader keeps up; closes a connection that does not. */
+  private writable (): boolean {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return false
+    if (this.socket.bufferedAmount - this.syncAnswerBytes > this.context.maxBufferedBytes) {
+      this.close(CloseCode.policyViolation, 'not reading: too much data queued')
+      return false
     }
+    return true
   }
 
   reject (error: ProtocolError): void {
