@@ -119,10 +119,7 @@ export class ServerLauncher {
   private command (kind: ServerKind, port: number, dataDir: string | null, tag: string): { args: string[], env: Record<string, string> } {
     const { root, cpuProfileDir, baselineRoot } = this.options
     const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, '--cpu-prof-name', `${tag}.cpuprofile`] : []
-    const coedit = (checkout: string): string[] => {
-      const cli = join(checkout, 'dist/server/cli.js')
-      return [...commandNodeFlags(cli), ...profile, cli, 'serve', '--port', String(port), '--host', '127.0.0.1']
-    }
+    const coedit = (checkout: string): string[] => [...profile, join(checkout, 'dist/server/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1']
     switch (kind) {
       case 'coedit-memory':
         return { args: [...coedit(root), '--storage', 'memory'], env: {} }
@@ -138,18 +135,6 @@ export class ServerLauncher {
         return { args: [...profile, join(root, 'dist/bench/ws-relay.js'), '--port', String(port), '--host', '127.0.0.1'], env: {} }
     }
   }
-}
-
-/**
- * The Node flags the `coedit` command runs with: those of the `#!` line of
- * its script (as `npm start` passes them too), so the benchmark measures
- * coedit as it is run.
- */
-function commandNodeFlags (cli: string): string[] {
-  const shebang = readFileSync(cli, 'utf8').split('\n', 1)[0]
-  const match = /^#!\/usr\/bin\/env (?:-S )?node((?: --\S+)*)$/.exec(shebang)
-  if (!match) throw new Error(`${cli} does not start with a #!/usr/bin/env node line`)
-  return match[1].split(' ').filter(Boolean)
 }
 
 function readRssBytes (pid: number): number {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env node
 /**
  * The `coedit` command. The only module that reads argv, the environment and
  * signals, and the only one that picks concrete storage.

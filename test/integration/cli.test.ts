@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,17 +30,6 @@ function coedit (...args: string[]): { status: number | null, stdout: Buffer, st
 
 describe('coedit command', () => {
   beforeAll(() => buildServer(), 120_000)
-
-  it('runs with the same Node flags as the coedit command and npm start, and Node accepts them', () => {
-    const shebang = readFileSync(cli, 'utf8').split('\n', 1)[0]
-    const flags = /^#!\/usr\/bin\/env -S node((?: --\S+)+)$/.exec(shebang)?.[1].trim()
-    expect(flags, shebang).toBeDefined()
-    const start = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts.start
-    expect(start).toContain(`node ${flags as string} dist/server/cli.js serve`)
-    const help = spawnSync(process.execPath, [...(flags as string).split(' '), cli, '--help'], { encoding: 'utf8' })
-    expect(help.status, help.stderr).toBe(0)
-    expect(help.stdout).toContain('serve')
-  })
 
   it('stops on SIGTERM: saves, closes every socket with 1012 and exits 0', async () => {
     const dataDir = tempDataDir()
