@@ -127,8 +127,8 @@ export function readOptions (argv: string[], env: NodeJS.ProcessEnv, root: strin
     peersPerAddress: 50,
     scenarios: list('scenarios', scenarioNames),
     servers,
-    fanout: { ...common, rooms: 1, peersPerRoom: 50, sendersPerRoom: 10, ratePerSecond: 20, durationMs },
-    manyRooms: { ...common, rooms: quick ? 100 : 500, peersPerRoom: 2, sendersPerRoom: 2, ratePerSecond: 1, durationMs },
+    fanout: { ...common, rooms: 1, peersPerRoom: 50, sendersPerRoom: 10, ratePerSecond: 20, durationMs, idleMs: 0 },
+    manyRooms: { ...common, rooms: quick ? 100 : 500, peersPerRoom: 2, sendersPerRoom: 2, ratePerSecond: 1, durationMs, idleMs: quick ? 0 : 30_000 },
     coldLoad: {
       tracePath: pick('trace') ?? join(root, '..', 'shared', 'data', 'automerge-paper.json.gz'),
       freshPeers: Math.round(count('cold-peers', quick ? 3 : 10)),

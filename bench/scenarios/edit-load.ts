@@ -25,6 +25,13 @@ export interface EditLoadSettings {
   readonly verifiedRooms: number
   /** Pause after connecting, before measuring (presence announcements settle). */
   readonly settleMs: number
+  /**
+   * With RSS per connection: how long after connecting to take it a second
+   * time, once the runtime had time to give back what the burst of
+   * connections took (V8 shrinks its young generation after some idle
+   * seconds). 0 skips the second reading.
+   */
+  readonly idleMs: number
   /** How long delivery may stall after the last edit before the run ends without it. */
   readonly drainStallMs: number
   /** How long one peer may take to connect and sync. */
@@ -40,7 +47,8 @@ const metrics: readonly Metric[] = [
   { key: 'cpuMsPer1000', label: 'server CPU ms / 1000 delivered', kind: 'number' },
   { key: 'serverCpuPercent', label: 'server CPU (% of one core)', kind: 'number' },
   { key: 'rssMiB', label: 'server RSS at end (MiB)', kind: 'number' },
-  { key: 'rssPerConnectionKiB', label: 'RSS per connection (KiB)', kind: 'number' },
+  { key: 'rssPerConnectionKiB', label: 'RSS per connection, 1 s after connecting (KiB)', kind: 'number' },
+  { key: 'rssPerIdleConnectionKiB', label: 'RSS per connection, 30 s after connecting (KiB)', kind: 'number' },
   { key: 'echoesPerEdit', label: 'echoes to sender per edit', kind: 'number' },
   { key: 'generatorCpuPercent', label: 'load generator CPU (% of one core)', kind: 'context' },
   { key: 'otherCpuPercent', label: 'other processes\' CPU (% of one core)', kind: 'context' },
@@ -53,7 +61,7 @@ const metrics: readonly Metric[] = [
  * RSS by more than the connections take.
  */
 export function editLoadMetrics (rssPerConnection: boolean): Metric[] {
-  return metrics.filter((m) => rssPerConnection || m.key !== 'rssPerConnectionKiB')
+  return metrics.filter((m) => rssPerConnection || (m.key !== 'rssPerConnectionKiB' && m.key !== 'rssPerIdleConnectionKiB'))
 }
 
 /** Every server kind takes part. */
@@ -71,8 +79,14 @@ export async function runEditLoad (server: ServerProcess, { pool, meter, log, ma
     url: server.url, sync: yjs, awareness: true, keepUpdates: yjs, concurrencyPerWorker: 100, timeoutMs: settings.connectTimeoutMs
   })
   if (connected.failed > 0) throw new Error(`${connected.failed} of ${specs.length} peers did not connect: ${connected.errors.join('; ')}`)
+  const connectedAt = Date.now()
   await pause(settings.settleMs)
   const rssConnected = server.rssBytes()
+  let rssIdle = NaN
+  if (settings.idleMs > 0) {
+    await pause(Math.max(0, connectedAt + settings.idleMs - Date.now()))
+    rssIdle = server.rssBytes()
+  }
 
   const windowStartUs = nowUs()
   const cpuStart = server.cpuMs()
@@ -110,6 +124,7 @@ export async function runEditLoad (server: ServerProcess, { pool, meter, log, ma
     serverCpuPercent: cpuMs / windowMs * 100,
     rssMiB: mib(rssEnd),
     rssPerConnectionKiB: (rssConnected - rssBefore) / specs.length / 1024,
+    rssPerIdleConnectionKiB: (rssIdle - rssBefore) / specs.length / 1024,
     echoesPerEdit: edited.sent > 0 ? collected.tallied.echoed / edited.sent : NaN,
     generatorCpuPercent: generatorSeconds * 1000 / windowMs * 100,
     otherCpuPercent: Math.max(0, otherMs) / windowMs * 100,
