@@ -6,8 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { AddressInfo } from 'node:net'
-import { WebSocketServer } from 'ws'
+import type { AddressInfo, Socket } from 'node:net'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { defaultConfig, type Config } from './config.js'
 import { createLogger, type Logger } from './log.js'
 import type { DocStore } from './storage/store.js'
@@ -62,7 +62,12 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const store = givenStore ?? createMemoryStore()
   const registry = new RoomRegistry(store, { ...config, logger })
   const heartbeat = startHeartbeat(config.heartbeatIntervalMs)
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
+  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
+  // Open sockets, tracked here with one shared listener instead of by `wss` with a closure per socket.
+  const sockets = new Set<WebSocket>()
+  function forgetSocket (this: WebSocket): void {
+    sockets.delete(this)
+  }
   const context: ConnectionContext = { registry, logger, frames: new FrameCache(), ...config }
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
@@ -73,6 +78,10 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   let closing = false
   // Created once: a listener made inside the upgrade handler would keep that request alive with the socket.
   const onSocketError = (err: Error): void => logger.debug('upgrade.socket-error', { error: err })
+  // Releases what `counter.acquire(req.socket.remoteAddress)` took: a socket keeps its remote address once read.
+  function releaseAddress (this: Socket): void {
+    counter.release(this.remoteAddress ?? '')
+  }
 
   const server: Server = createServer({
     headersTimeout: config.requestHeadersTimeoutMs,
@@ -94,7 +103,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       return
     }
     if (path === '/healthz') {
-      const body = JSON.stringify({ status: closing ? 'stopping' : 'ok', rooms: registry.size, connections: wss.clients.size })
+      const body = JSON.stringify({ status: closing ? 'stopping' : 'ok', rooms: registry.size, connections: sockets.size })
       res.writeHead(closing ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
       return
     }
@@ -124,13 +133,15 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       refuse(err as UpgradeRejection)
       return
     }
-    releaseOnClose(socket, counter, address)
+    socket.on('close', releaseAddress)
     admitUpgrade(req, policy).then((grant) => {
       if (closing || socket.destroyed) {
         socket.destroy()
         return
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
+        sockets.add(ws)
+        ws.on('close', forgetSocket)
         heartbeat.track(ws)
         new Connection(++nextConnectionId, ws, socket, grant, context) // eslint-disable-line no-new
       })
@@ -165,24 +176,19 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     url: `http://${host}:${port}`,
     config,
     registry,
-    get connectionCount () { return wss.clients.size },
+    get connectionCount () { return sockets.size },
     async close () {
       if (closing) return
       closing = true
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
       await registry.close()
-      for (const ws of wss.clients) ws.close(1012, 'server shutting down')
-      await waitForSockets(wss, config.closeTimeoutMs)
+      for (const ws of sockets) ws.close(1012, 'server shutting down')
+      await waitForSockets(sockets, config.closeTimeoutMs)
       heartbeat.stop()
       server.closeAllConnections()
       await stopped
     }
   }
-}
-
-/** Uncounts the connection when its socket closes; a scope of its own, so the request is not kept alive with it. */
-function releaseOnClose (socket: Duplex, counter: ConnectionCounter, address: string): void {
-  socket.once('close', () => counter.release(address))
 }
 
 const statusText: Record<number, string> = {
@@ -196,13 +202,13 @@ function rejectUpgrade (socket: Duplex, status: number, message: string): void {
 }
 
 /** Waits until every socket finished its close handshake, terminating those still open after `timeoutMs`. */
-async function waitForSockets (wss: WebSocketServer, timeoutMs: number): Promise<void> {
-  const open = [...wss.clients].filter((ws) => ws.readyState !== ws.CLOSED)
+async function waitForSockets (sockets: ReadonlySet<WebSocket>, timeoutMs: number): Promise<void> {
+  const open = [...sockets].filter((ws) => ws.readyState !== ws.CLOSED)
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
   await Promise.race([Promise.all(open.map((ws) => new Promise((resolve) => ws.once('close', resolve)))), timeout])
   clearTimeout(timer)
-  for (const ws of wss.clients) ws.terminate()
+  for (const ws of sockets) ws.terminate()
 }
 
 function withoutUndefined<T extends object> (value: T): Partial<T> {

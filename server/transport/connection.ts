@@ -48,6 +48,17 @@ export interface ConnectionGrant {
 /** Longest delay `setTimeout` takes (about 24.8 days). */
 const maxTimerMs = 2 ** 31 - 1
 
+/** Where a socket keeps its connection, for the listeners every socket shares. */
+const connectionOfSocket = Symbol('connection')
+
+/** A socket with the connection it was given to. */
+type OwnedSocket = WebSocket & { [connectionOfSocket]: Connection }
+
+/** The connection that `socket` was given to. */
+function connectionOf (socket: WebSocket): Connection {
+  return (socket as OwnedSocket)[connectionOfSocket]
+}
+
 /** A WebSocket taking part in a room. */
 export class Connection implements RoomConnection {
   readonly readOnly: boolean
@@ -86,15 +97,29 @@ export class Connection implements RoomConnection {
     this.messageBudget = new TokenBucket(context.maxMessagesPerSecond, context.maxMessageBurst)
     this.byteBudget = new TokenBucket(context.maxBytesPerSecond, context.maxByteBurst)
     if (grant.expiresAtMs !== null) this.scheduleExpiry(grant.expiresAtMs)
-    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary))
-    socket.on('error', (err) => {
-      context.logger.warn('connection.error', { id, room: grant.room, address: grant.address, error: err })
-    })
-    socket.on('close', () => this.onClose())
+    const owned = socket as OwnedSocket
+    owned[connectionOfSocket] = this
+    // Listeners shared by every socket (`this` is the socket): no closures per connection.
+    socket.on('message', Connection.onSocketMessage)
+    socket.on('error', Connection.onSocketError)
+    socket.on('close', Connection.onSocketClose)
     context.registry.join(grant.room, this).then(
       (room) => this.onJoined(room),
       (err) => this.onJoinFailed(err)
     )
+  }
+
+  private static onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+    connectionOf(this).onMessage(data, isBinary)
+  }
+
+  private static onSocketError (this: WebSocket, error: Error): void {
+    const { id, grant, context } = connectionOf(this)
+    context.logger.warn('connection.error', { id, room: grant.room, address: grant.address, error })
+  }
+
+  private static onSocketClose (this: WebSocket): void {
+    connectionOf(this).onClose()
   }
 
   send (frame: Uint8Array): void {
