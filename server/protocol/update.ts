@@ -28,12 +28,11 @@ import { ProtocolError } from './errors.js'
  */
 export function checkUpdate (update: Uint8Array): void {
   try {
-    if (scanUpdate(decoding.createDecoder(update))) return
+    scanUpdate(decoding.createDecoder(update))
   } catch (err) {
     if (err instanceof ProtocolError) throw err
     throw new ProtocolError('invalid-update', `update does not parse: ${(err as Error).message}`)
   }
-  checkDecodedUpdate(update)
 }
 
 const bit6 = 0x20
@@ -42,15 +41,9 @@ const bit8 = 0x80
 const bits5 = 0x1f
 /** Struct info of a skip (a gap in a merged update). */
 const skipInfo = 10
-/** Content type of a subdocument: rare enough to leave to `Y.decodeUpdate`. */
-const contentDoc = 9
 
-/**
- * Reads an update as Yjs' lazy struct reader does, throwing where it
- * throws. Returns false, having checked nothing, for content it leaves to
- * `checkDecodedUpdate` (subdocuments).
- */
-function scanUpdate (decoder: decoding.Decoder): boolean {
+/** Reads an update as Yjs' lazy struct reader does, throwing where it throws. */
+function scanUpdate (decoder: decoding.Decoder): void {
   const clients = decoding.readVarUint(decoder)
   for (let c = 0; c < clients; c++) {
     const structs = decoding.readVarUint(decoder)
@@ -69,9 +62,7 @@ function scanUpdate (decoder: decoding.Decoder): boolean {
         else checkOwnReference(client, clock, decoding.readVarUint(decoder), decoding.readVarUint(decoder))
         if ((info & bit6) !== 0) decoding.readVarString(decoder)
       }
-      const length = contentLength(decoder, info & bits5)
-      if (length < 0) return false
-      clock += length
+      clock += contentLength(decoder, info & bits5)
     }
   }
   const deleted = decoding.readVarUint(decoder)
@@ -80,16 +71,14 @@ function scanUpdate (decoder: decoding.Decoder): boolean {
     const ranges = decoding.readVarUint(decoder)
     for (let r = 0; r < ranges; r++) {
       decoding.readVarUint(decoder) // clock
-      if (decoding.readVarUint(decoder) === 0) throw emptyDeleteRange()
+      if (decoding.readVarUint(decoder) === 0) {
+        throw new ProtocolError('invalid-update', 'the delete set holds an empty range')
+      }
     }
   }
-  return true
 }
 
-/**
- * Reads an item's content as Yjs does and returns the clock length Yjs
- * gives it, or -1 for content left to `Y.decodeUpdate`.
- */
+/** Reads an item's content as Yjs does and returns the clock length Yjs gives it. */
 function contentLength (decoder: decoding.Decoder, contentType: number): number {
   switch (contentType) {
     case 1: // deleted
@@ -125,8 +114,12 @@ function contentLength (decoder: decoding.Decoder, contentType: number): number 
       for (let i = 0; i < length; i++) decoding.readAny(decoder)
       return length
     }
-    case contentDoc:
-      return -1
+    case 9: { // subdocument: guid and options, which Yjs reads as an object
+      decoding.readVarString(decoder)
+      const options: unknown = decoding.readAny(decoder)
+      if (options === null || options === undefined) throw new Error('subdocument without options')
+      return 1
+    }
     default:
       throw new Error(`unknown content type ${contentType}`)
   }
@@ -136,32 +129,6 @@ function contentLength (decoder: decoding.Decoder, contentType: number): number 
 function checkOwnReference (client: number, clock: number, refClient: number, refClock: number): void {
   if (refClient === client && refClock >= clock) {
     throw new ProtocolError('invalid-update', 'an item refers to a later struct of its own client')
-  }
-}
-
-function emptyDeleteRange (): ProtocolError {
-  return new ProtocolError('invalid-update', 'the delete set holds an empty range')
-}
-
-/** `checkUpdate` through `Y.decodeUpdate`, for updates that hold subdocuments. */
-function checkDecodedUpdate (update: Uint8Array): void {
-  let decoded: ReturnType<typeof Y.decodeUpdate>
-  try {
-    decoded = Y.decodeUpdate(update)
-  } catch (err) {
-    throw new ProtocolError('invalid-update', `update does not parse: ${(err as Error).message}`)
-  }
-  const { structs, ds } = decoded
-  for (const struct of structs) {
-    if (!(struct instanceof Y.Item)) continue
-    const { client, clock } = struct.id
-    const parent = struct.parent instanceof Y.ID ? struct.parent : null
-    for (const ref of [struct.origin, struct.rightOrigin, parent]) {
-      if (ref) checkOwnReference(client, clock, ref.client, ref.clock)
-    }
-  }
-  for (const ranges of ds.clients.values()) {
-    if (ranges.some((range) => range.len <= 0)) throw emptyDeleteRange()
   }
 }
 

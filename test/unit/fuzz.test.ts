@@ -315,7 +315,9 @@ describe('checkUpdate', () => {
   })
 
   it('accepts exactly the updates that Y.decodeUpdate parses and whose references point back: every one-byte change of real updates', () => {
-    const corpus = [...sampleDocs(4, 12).flatMap(({ doc, updates }) => [Y.encodeStateAsUpdate(doc), ...updates]), legacyJsonUpdate()]
+    const withSubdoc = new Y.Doc()
+    withSubdoc.getMap('docs').set('sub', new Y.Doc()) // options written as an empty object, last before the delete set
+    const corpus = [...sampleDocs(4, 12).flatMap(({ doc, updates }) => [Y.encodeStateAsUpdate(doc), ...updates]), legacyJsonUpdate(), Y.encodeStateAsUpdate(withSubdoc)]
     const pointsBack = (update: Uint8Array): boolean => {
       let decoded: ReturnType<typeof Y.decodeUpdate>
       try {
