@@ -61,13 +61,14 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const logger = givenLogger ?? createLogger()
   const store = givenStore ?? createMemoryStore()
   const registry = new RoomRegistry(store, { ...config, logger })
-  const heartbeat = startHeartbeat(config.heartbeatIntervalMs)
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
-  // Open sockets, tracked here with one shared listener instead of by `wss` with a closure per socket.
+  // Open sockets, tracked here with one shared listener instead of by `wss` with a closure per socket;
+  // the heartbeat pings them.
   const sockets = new Set<WebSocket>()
   function forgetSocket (this: WebSocket): void {
     sockets.delete(this)
   }
+  const heartbeat = startHeartbeat(sockets, config.heartbeatIntervalMs)
   const context: ConnectionContext = { registry, logger, frames: new FrameCache(), ...config }
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })

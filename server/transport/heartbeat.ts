@@ -1,48 +1,45 @@
 import type { WebSocket } from 'ws'
 
-/** One timer that pings every tracked socket. */
+/** One timer that pings every open socket. */
 export interface Heartbeat {
-  /** Starts watching a socket; it is dropped once it misses a pong. */
+  /** Starts listening for a socket's pongs; call once per socket in the set. */
   track (socket: WebSocket): void
   /** Stops the timer. */
   stop (): void
 }
 
 /**
- * Pings every tracked socket each `intervalMs`; a socket that has not
+ * Pings every socket of `sockets` each `intervalMs`; a socket that has not
  * answered the previous ping by then is terminated. A single timer serves
- * all sockets.
+ * all sockets, and the set of open sockets is the caller's: the heartbeat
+ * keeps only those that owe a pong, for one interval.
  */
-export function startHeartbeat (intervalMs: number): Heartbeat {
-  const alive = new Map<WebSocket, boolean>()
-  // Listeners shared by every socket (`this` is the socket): no closure per connection.
+export function startHeartbeat (sockets: ReadonlySet<WebSocket>, intervalMs: number): Heartbeat {
+  let owing = new Set<WebSocket>()
+  // Shared by every socket (`this` is the socket): no closure per connection.
   function onPong (this: WebSocket): void {
-    if (alive.has(this)) alive.set(this, true)
-  }
-  function onClose (this: WebSocket): void {
-    alive.delete(this)
+    owing.delete(this)
   }
   const timer = setInterval(() => {
-    for (const [socket, answered] of alive) {
-      if (!answered) {
-        alive.delete(socket)
+    const unanswered = owing
+    owing = new Set()
+    for (const socket of sockets) {
+      if (unanswered.has(socket)) {
         socket.terminate()
         continue
       }
-      alive.set(socket, false)
+      owing.add(socket)
       socket.ping()
     }
   }, intervalMs)
   timer.unref()
   return {
     track (socket) {
-      alive.set(socket, true)
       socket.on('pong', onPong)
-      socket.on('close', onClose)
     },
     stop () {
       clearInterval(timer)
-      alive.clear()
+      owing.clear()
     }
   }
 }
