@@ -7,6 +7,18 @@
 /** Which storage backend holds documents. */
 export type StorageKind = 'sqlite' | 'postgres' | 'memory'
 
+/**
+ * Which Yjs content the relay accepts in documents.
+ * - `text`: only text in the root `Y.Text` named `text`, which is all the
+ *   coedit editor writes (strings and deletions; no formats, embeds or types).
+ * - `structured`: any shared types (text with formats and embeds, maps,
+ *   arrays, XML) holding JSON and binary values, nested at most
+ *   `maxContentDepth` deep; no subdocuments.
+ * - `any`: `structured` plus subdocuments, at most
+ *   `maxSubdocumentsPerDocument` per document.
+ */
+export type ContentPolicy = 'text' | 'structured' | 'any'
+
 /** The server's configuration. */
 export interface Config {
   /** TCP port for HTTP and WebSocket. `PORT`, `--port`. 0 picks a free port. */
@@ -75,6 +87,42 @@ export interface Config {
   readonly maxPendingBytesPerRoom: number
   /** Time an HTTP or upgrade request has to send its headers (slowloris protection). */
   readonly requestHeadersTimeoutMs: number
+  /** Which content documents may hold; an update with other content closes its sender with 4422. `CONTENT`, `--content`. */
+  readonly content: ContentPolicy
+  /** Deepest nesting of JSON or `any` values (embeds, formats, map values) and of shared types; deeper closes with 4422. */
+  readonly maxContentDepth: number
+  /** Subdocuments one document may hold (content policy `any`); more close with 4422. */
+  readonly maxSubdocumentsPerDocument: number
+  /**
+   * Yjs items (structs in memory, each costing about 100-300 bytes of heap)
+   * one document may hold, counting the splits that insertions and
+   * deletions cause; an update that could pass it closes its sender with 4413.
+   */
+  readonly maxDocumentItems: number
+  /**
+   * Work one update may cause, counted in items it may create or split
+   * (two per struct and two per deleted range); more closes with 4413. Bounds
+   * the time one message holds the event loop.
+   */
+  readonly maxUpdateItems: number
+  /** Structs and delete ranges a room holds while their dependencies are missing; more closes the sender with 4422. */
+  readonly maxPendingItemsPerRoom: number
+  /** Bytes of one presence (awareness) state; a larger one closes its sender with 4413. */
+  readonly maxAwarenessStateBytes: number
+  /** Bytes of every presence state in one room together; a state that would pass it closes its sender with 4413. */
+  readonly maxAwarenessBytesPerRoom: number
+  /** Rooms loaded on behalf of one remote address (the one whose connection loaded it); past it, that address's idle rooms are unloaded first, else 1013. */
+  readonly maxRoomsPerAddress: number
+  /** Rooms loaded on behalf of one access token, counted like `maxRoomsPerAddress`. */
+  readonly maxRoomsPerToken: number
+  /** How long an empty room that nobody wrote to stays in memory (instead of `unloadGraceMs`). */
+  readonly unwrittenUnloadGraceMs: number
+  /**
+   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` /
+   * `Forwarded` headers are believed, for per-address limits and logs.
+   * Empty believes no header. `TRUST_PROXY`, `--trust-proxy` (comma-separated).
+   */
+  readonly trustProxy: readonly string[]
 }
 
 const MiB = 1024 * 1024
@@ -113,5 +161,17 @@ export const defaultConfig: Config = {
   maxDocumentBytes: 64 * MiB,
   maxAwarenessClientsPerConnection: 4,
   maxPendingBytesPerRoom: 1 * MiB,
-  requestHeadersTimeoutMs: 10_000
+  requestHeadersTimeoutMs: 10_000,
+  content: 'text',
+  maxContentDepth: 32,
+  maxSubdocumentsPerDocument: 1_000,
+  maxDocumentItems: 2_000_000,
+  maxUpdateItems: 400_000,
+  maxPendingItemsPerRoom: 10_000,
+  maxAwarenessStateBytes: 16 * 1024,
+  maxAwarenessBytesPerRoom: 1 * MiB,
+  maxRoomsPerAddress: 1_000,
+  maxRoomsPerToken: 1_000,
+  unwrittenUnloadGraceMs: 1_000,
+  trustProxy: []
 }

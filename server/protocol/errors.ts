@@ -23,6 +23,14 @@ export const CloseCode = {
   tryAgainLater: 1013,
   /** The document cannot be loaded: its stored data is damaged. The stock client does not retry 44xx codes. */
   documentUnavailable: 4410,
+  /**
+   * The edit would take the document past a size budget (stored bytes, items
+   * in memory, work per update) or a presence state is too large. Not retried:
+   * sending the same state again cannot succeed.
+   */
+  tooLarge: 4413,
+  /** The edit holds content this server does not accept (content policy, nesting depth, missing dependencies). Not retried. */
+  contentRefused: 4422,
   /** The access token expired; fetch a fresh one and reconnect. */
   tokenExpired: 4401
 } as const
@@ -39,8 +47,10 @@ export type ProtocolErrorCode =
   | 'invalid-update'
   /** A limit or rule of the server was broken (rates, presence ids, pending updates). */
   | 'policy'
-  /** The document would grow beyond `maxDocumentBytes`. */
-  | 'document-too-large'
+  /** The document would pass a size budget (`maxDocumentBytes`, `maxDocumentItems`, `maxUpdateItems`), or a presence state its byte limits. */
+  | 'too-large'
+  /** Content the content policy refuses, nested too deep, or waiting on missing dependencies beyond the room's budget. */
+  | 'content-refused'
 
 /** A client message that cannot be accepted. Carries a stable `code`. */
 export class ProtocolError extends Error {
@@ -57,8 +67,10 @@ export class ProtocolError extends Error {
         return CloseCode.invalidPayload
       case 'policy':
         return CloseCode.policyViolation
-      case 'document-too-large':
-        return CloseCode.messageTooBig
+      case 'too-large':
+        return CloseCode.tooLarge
+      case 'content-refused':
+        return CloseCode.contentRefused
       default:
         return CloseCode.protocolError
     }

@@ -297,7 +297,7 @@ export class Room {
       return
     }
     if (this.storedBytes + update.length > this.options.maxDocumentBytes) {
-      throw new ProtocolError('document-too-large', `the document may not grow beyond ${this.options.maxDocumentBytes} bytes`)
+      throw new ProtocolError('too-large', `the document may not grow beyond ${this.options.maxDocumentBytes} bytes`)
     }
     // Refuses what Yjs would throw on after integrating part of it, without the cost of a rebuild.
     checkUpdate(update)

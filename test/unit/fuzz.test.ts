@@ -23,7 +23,7 @@ import { seededRandom } from '../helpers/random.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
 import type WebSocket from 'ws'
 
-const protocolErrorCodes: Array<ProtocolError['code']> = ['malformed', 'unknown-type', 'unexpected', 'invalid-update', 'policy', 'document-too-large']
+const protocolErrorCodes: Array<ProtocolError['code']> = ['malformed', 'unknown-type', 'unexpected', 'invalid-update', 'policy', 'too-large', 'content-refused']
 
 /** Runs `decode`; passes its result to `check`, or requires that it threw a `ProtocolError` with a known code. */
 function decodesOrRefuses<T> (decode: () => T, check: (result: T) => void): void {
