@@ -18,8 +18,9 @@ export const messageAuth = 2
 /** Outer type: a request for every current awareness state. */
 export const messageQueryAwareness = 3
 /**
- * Outer type: the server's confirmation that edits are durable. The payload
- * is a Yjs state vector: every update covered by it is stored. Sent only to
+ * Outer type: the server's confirmation that edits are durable: a Yjs state
+ * vector covering every stored update, then how many of the connection's
+ * document messages are handled and durable (see `encodeSaved`). Sent only to
  * connections that opted in with `?saved=1`, since the stock client logs an
  * error for unknown types.
  */
@@ -145,19 +146,34 @@ export function encodePermissionDenied (reason: string): Uint8Array {
   return frame(messageAuth, (e) => { encoding.writeVarUint(e, authPermissionDenied); encoding.writeVarString(e, reason) })
 }
 
-/** Encodes a saved confirmation: every update covered by `stateVector` is durable. */
-export function encodeSaved (stateVector: Uint8Array): Uint8Array {
-  return frame(messageSaved, (e) => encoding.writeVarUint8Array(e, stateVector))
+/**
+ * Encodes a saved confirmation: every update covered by `stateVector` is
+ * durable, and so is everything of the first `handled` document messages
+ * (sync step 2 and update) the receiving connection sent — whether or not
+ * they changed the document, deletions included.
+ */
+export function encodeSaved (stateVector: Uint8Array, handled: number): Uint8Array {
+  return frame(messageSaved, (e) => {
+    encoding.writeVarUint8Array(e, stateVector)
+    encoding.writeVarUint(e, handled)
+  })
+}
+
+/** A decoded saved confirmation; see `encodeSaved`. */
+export interface SavedConfirmation {
+  readonly stateVector: Uint8Array
+  readonly handled: number
 }
 
 /**
- * Decodes a saved confirmation (`messageSaved`) into its state vector bytes;
- * throws a `ProtocolError` for anything else.
+ * Decodes a saved confirmation (`messageSaved`); throws a `ProtocolError`
+ * for anything else.
  */
-export function decodeSaved (bytes: Uint8Array): Uint8Array {
+export function decodeSaved (bytes: Uint8Array): SavedConfirmation {
   const decoder = decoding.createDecoder(bytes)
   if (readUint(decoder) !== messageSaved) throw new ProtocolError('unknown-type', 'not a saved message')
   const stateVector = readBytes(decoder)
+  const handled = readUint(decoder)
   if (decoding.hasContent(decoder)) throw new ProtocolError('malformed', 'trailing bytes after message')
-  return stateVector
+  return { stateVector, handled }
 }

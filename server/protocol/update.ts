@@ -26,13 +26,34 @@ import { ProtocolError } from './errors.js'
  * with the same lib0 functions in the same order, but builds no structs:
  * this runs once for every update a client sends.
  */
-export function checkUpdate (update: Uint8Array): void {
+export function checkUpdate (update: Uint8Array, _policy: UpdatePolicy, _doc?: Y.Doc): UpdateShape {
   try {
-    scanUpdate(decoding.createDecoder(update))
+    return scanUpdate(decoding.createDecoder(update))
   } catch (err) {
     if (err instanceof ProtocolError) throw err
     throw new ProtocolError('invalid-update', `update does not parse: ${(err as Error).message}`)
   }
+}
+
+/** Which content the relay accepts. */
+export type ContentPolicy = 'text' | 'structured' | 'any'
+
+/** What the relay accepts; fields as in `Config`. */
+export interface UpdatePolicy {
+  readonly content: ContentPolicy
+  readonly maxContentDepth: number
+}
+
+/** The shape of a checked update: what applying it can cost. */
+export interface UpdateShape {
+  /** Structs (items and GC ranges, not skips) it carries. */
+  readonly structs: number
+  /** Ranges in its delete set. */
+  readonly deleteRanges: number
+  /** Subdocument items it carries. */
+  readonly subdocuments: number
+  /** Offset in the update where its delete set begins (see `readDeleteSet`). */
+  readonly deleteSetOffset: number
 }
 
 const bit6 = 0x20
@@ -43,7 +64,10 @@ const bits5 = 0x1f
 const skipInfo = 10
 
 /** Reads an update as Yjs' lazy struct reader does, throwing where it throws. */
-function scanUpdate (decoder: decoding.Decoder): void {
+function scanUpdate (decoder: decoding.Decoder): UpdateShape {
+  let structCount = 0
+  let deleteRanges = 0
+  let subdocuments = 0
   const clients = decoding.readVarUint(decoder)
   for (let c = 0; c < clients; c++) {
     const structs = decoding.readVarUint(decoder)
@@ -52,9 +76,12 @@ function scanUpdate (decoder: decoding.Decoder): void {
     for (let s = 0; s < structs; s++) {
       const info = decoding.readUint8(decoder)
       if (info === skipInfo || (info & bits5) === 0) {
+        if (info !== skipInfo) structCount++
         clock += decoding.readVarUint(decoder)
         continue
       }
+      structCount++
+      if ((info & bits5) === 9) subdocuments++
       if ((info & bit8) !== 0) checkOwnReference(client, clock, decoding.readVarUint(decoder), decoding.readVarUint(decoder))
       if ((info & bit7) !== 0) checkOwnReference(client, clock, decoding.readVarUint(decoder), decoding.readVarUint(decoder))
       if ((info & (bit7 | bit8)) === 0) {
@@ -65,10 +92,12 @@ function scanUpdate (decoder: decoding.Decoder): void {
       clock += contentLength(decoder, info & bits5)
     }
   }
+  const deleteSetOffset = decoder.pos
   const deleted = decoding.readVarUint(decoder)
   for (let c = 0; c < deleted; c++) {
     decoding.readVarUint(decoder) // client
     const ranges = decoding.readVarUint(decoder)
+    deleteRanges += ranges
     for (let r = 0; r < ranges; r++) {
       decoding.readVarUint(decoder) // clock
       if (decoding.readVarUint(decoder) === 0) {
@@ -76,6 +105,7 @@ function scanUpdate (decoder: decoding.Decoder): void {
       }
     }
   }
+  return { structs: structCount, deleteRanges, subdocuments, deleteSetOffset }
 }
 
 /** Reads an item's content as Yjs does and returns the clock length Yjs gives it. */
@@ -161,4 +191,22 @@ export function changesDocument (doc: Y.Doc, update: Uint8Array): boolean {
     }
   }
   return false
+}
+
+/**
+ * Calls `range` for every range of the delete set of a checked update, in
+ * order, until it returns false. `shape` is what `checkUpdate` returned for
+ * `update`.
+ */
+export function readDeleteSet (update: Uint8Array, shape: UpdateShape, range: (client: number, clock: number, length: number) => boolean): void {
+  const decoder = decoding.createDecoder(update)
+  decoder.pos = shape.deleteSetOffset
+  const clients = decoding.readVarUint(decoder)
+  for (let c = 0; c < clients; c++) {
+    const client = decoding.readVarUint(decoder)
+    const ranges = decoding.readVarUint(decoder)
+    for (let r = 0; r < ranges; r++) {
+      if (!range(client, decoding.readVarUint(decoder), decoding.readVarUint(decoder))) return
+    }
+  }
 }

@@ -2,20 +2,38 @@
  * The rooms held in memory. Each room loads once however many connections
  * race for it, and leaves memory only after its last connection left, a
  * grace period passed, and its last write is durable.
+ *
+ * Room slots are a budget, not a queue: at `maxRooms`, or at the rooms one
+ * address or token may have loaded, the room that has been empty longest is
+ * unloaded to make room instead of refusing the newcomer. Only when every
+ * loaded room (of that address or token) has people in it is a join refused.
  */
 import { Room, type RoomConnection, type RoomOptions } from './room.js'
 import type { DocStore } from '../storage/store.js'
 import { CloseCode } from '../protocol/errors.js'
 
-/** Registry behaviour that comes from configuration. */
+/** Registry behaviour that comes from configuration; fields as in `Config`. */
 export interface RegistryOptions extends RoomOptions {
   /** How long an empty room stays loaded, in case someone comes back. */
   readonly unloadGraceMs: number
-  /** Most rooms held in memory at once; joining another fails with `RoomLimitError`. */
+  /** How long an empty room that no client changed stays loaded. */
+  readonly unwrittenUnloadGraceMs: number
+  /** Most rooms held in memory at once. */
   readonly maxRooms: number
+  /** Most rooms loaded on behalf of one remote address. */
+  readonly maxRoomsPerAddress: number
+  /** Most rooms loaded on behalf of one access token. */
+  readonly maxRoomsPerToken: number
 }
 
-/** Thrown by `join` when `maxRooms` rooms are loaded already. */
+/** On whose behalf a room is loaded: the first connection that asked for it. */
+export interface RoomOpener {
+  readonly address: string
+  /** Identifies the access token; null when the server runs open. */
+  readonly tokenId: string | null
+}
+
+/** Thrown by `join` when no room slot can be freed. */
 export class RoomLimitError extends Error {
   override readonly name = 'RoomLimitError'
 }
@@ -30,7 +48,12 @@ export class RoomRegistry {
   private readonly rooms = new Map<string, Room>()
   private readonly loading = new Map<string, Promise<Room>>()
   private readonly unloading = new Map<string, Promise<void>>()
-  private readonly unloadTimers = new Map<Room, NodeJS.Timeout>()
+  /** Empty rooms waiting to unload, longest empty first, with their timers. */
+  private readonly idle = new Map<Room, NodeJS.Timeout>()
+  /** Budget keys each loaded or loading room is counted against, by room name. */
+  private readonly charges = new Map<string, readonly string[]>()
+  /** Rooms loaded or loading per budget key. */
+  private readonly loadedBy = new Map<string, number>()
   private closed = false
 
   constructor (private readonly store: DocStore, private readonly options: RegistryOptions) {}
@@ -46,45 +69,48 @@ export class RoomRegistry {
   }
 
   /**
-   * Adds `connection` to the room `name`, loading the room first if needed.
-   * Rejects with `CorruptDocumentError` when the stored document is damaged,
-   * `RoomLimitError` at the room limit, `RegistryClosedError` during
-   * shutdown, or the store's error.
+   * Adds `connection` to the room `name`, loading the room first if needed
+   * (counted against `opener`'s budgets). Rejects with
+   * `CorruptDocumentError` when the stored document is damaged,
+   * `RoomLimitError` when no room slot can be freed,
+   * `RegistryClosedError` during shutdown, or the store's error.
    */
-  async join (name: string, connection: RoomConnection): Promise<Room> {
-    const room = await this.acquire(name)
-    const timer = this.unloadTimers.get(room)
+  async join (name: string, connection: RoomConnection, opener: RoomOpener): Promise<Room> {
+    const room = await this.acquire(name, opener)
+    const timer = this.idle.get(room)
     if (timer) {
       clearTimeout(timer)
-      this.unloadTimers.delete(room)
+      this.idle.delete(room)
     }
     room.join(connection)
     return room
   }
 
-  /** Removes `connection` from `room`; an empty room unloads after the grace period. */
+  /** Removes `connection` from `room`; an empty room unloads after its grace period. */
   leave (room: Room, connection: RoomConnection): void {
     room.leave(connection)
-    if (room.size > 0 || this.rooms.get(room.name) !== room || this.unloadTimers.has(room)) return
+    if (room.size > 0 || this.rooms.get(room.name) !== room || this.idle.has(room)) return
+    const graceMs = room.written ? this.options.unloadGraceMs : this.options.unwrittenUnloadGraceMs
     const timer = setTimeout(() => {
-      this.unloadTimers.delete(room)
+      this.idle.delete(room)
       if (room.size === 0) void this.unload(room)
-    }, this.options.unloadGraceMs)
+    }, graceMs)
     timer.unref()
-    this.unloadTimers.set(room, timer)
+    this.idle.set(room, timer)
   }
 
-  /** Saves every room, closes every connection with 1012 (service restart) and empties the registry. */
+  /** Saves every room, closes every connection with 1012 (service restart) and empties the registry. Never rejects. */
   async close (): Promise<void> {
     this.closed = true
-    for (const timer of this.unloadTimers.values()) clearTimeout(timer)
-    this.unloadTimers.clear()
+    for (const timer of this.idle.values()) clearTimeout(timer)
+    this.idle.clear()
     await Promise.allSettled(this.loading.values())
     await Promise.all([...this.rooms.values()].map((room) => this.unload(room)))
     await Promise.all(this.unloading.values())
   }
 
-  private async acquire (name: string): Promise<Room> {
+  private async acquire (name: string, opener: RoomOpener): Promise<Room> {
+    const keys = budgetKeys(opener)
     for (;;) {
       if (this.closed) throw new RegistryClosedError('the server is shutting down')
       const loaded = this.rooms.get(name)
@@ -92,16 +118,32 @@ export class RoomRegistry {
       const loading = this.loading.get(name)
       if (loading) return await loading
       const unloading = this.unloading.get(name)
-      if (!unloading) break
-      await unloading
+      if (unloading) {
+        await unloading
+        continue
+      }
+      // Free a slot, then look again: the room may have been loaded meanwhile.
+      if (this.rooms.size + this.loading.size >= this.options.maxRooms) {
+        if (!await this.evictIdle(() => true)) throw new RoomLimitError(`${this.options.maxRooms} documents are open; try again later`)
+        continue
+      }
+      const full = keys.find((key) => (this.loadedBy.get(key) ?? 0) >= this.limitOf(key))
+      if (full !== undefined) {
+        if (!await this.evictIdle((room) => this.charges.get(room.name)?.includes(full) === true)) {
+          throw new RoomLimitError(`${this.limitOf(full)} documents are open on behalf of your ${full.startsWith('t:') ? 'link' : 'address'}; close some and try again`)
+        }
+        continue
+      }
+      break
     }
-    if (this.rooms.size + this.loading.size >= this.options.maxRooms) {
-      throw new RoomLimitError(`${this.options.maxRooms} documents are open; try again later`)
-    }
+    this.charge(name, keys)
     const load = this.load(name)
     this.loading.set(name, load)
     try {
       return await load
+    } catch (err) {
+      this.release(name)
+      throw err
     } finally {
       this.loading.delete(name)
     }
@@ -114,13 +156,33 @@ export class RoomRegistry {
     return room
   }
 
+  /** Unloads the room empty longest among those `eligible` says; false when there is none. */
+  private async evictIdle (eligible: (room: Room) => boolean): Promise<boolean> {
+    for (const [room, timer] of this.idle) {
+      if (!eligible(room)) continue
+      clearTimeout(timer)
+      this.idle.delete(room)
+      this.options.logger.debug('room.evicted', { room: room.name })
+      await this.unload(room)
+      return true
+    }
+    return false
+  }
+
+  /** Takes the room out of the registry, stores what it holds, and frees it. Never rejects. */
   private async unload (room: Room): Promise<void> {
     if (this.rooms.get(room.name) !== room) return
     this.rooms.delete(room.name)
     const done = (async () => {
-      await room.compact()
-      await room.whenDurable()
-      room.destroy(CloseCode.serviceRestart, 'server shutting down')
+      try {
+        await room.compact()
+        await room.whenDurable()
+        room.destroy(CloseCode.serviceRestart, 'server shutting down')
+      } catch (err) {
+        this.options.logger.error('room.unload-failed', { room: room.name, error: err as Error })
+      } finally {
+        this.release(room.name)
+      }
     })()
     this.unloading.set(room.name, done)
     try {
@@ -130,10 +192,38 @@ export class RoomRegistry {
     }
   }
 
+  /** Called by a room that failed: it has closed its connections and is no longer served. */
   private forget (room: Room): void {
-    if (this.rooms.get(room.name) === room) this.rooms.delete(room.name)
-    const timer = this.unloadTimers.get(room)
+    if (this.rooms.get(room.name) !== room) return
+    this.rooms.delete(room.name)
+    const timer = this.idle.get(room)
     if (timer) clearTimeout(timer)
-    this.unloadTimers.delete(room)
+    this.idle.delete(room)
+    this.release(room.name)
   }
+
+  private limitOf (key: string): number {
+    return key.startsWith('t:') ? this.options.maxRoomsPerToken : this.options.maxRoomsPerAddress
+  }
+
+  private charge (name: string, keys: readonly string[]): void {
+    this.charges.set(name, keys)
+    for (const key of keys) this.loadedBy.set(key, (this.loadedBy.get(key) ?? 0) + 1)
+  }
+
+  private release (name: string): void {
+    const keys = this.charges.get(name)
+    if (!keys) return
+    this.charges.delete(name)
+    for (const key of keys) {
+      const count = (this.loadedBy.get(key) ?? 1) - 1
+      if (count <= 0) this.loadedBy.delete(key)
+      else this.loadedBy.set(key, count)
+    }
+  }
+}
+
+/** The budgets a room loaded for `opener` counts against. */
+function budgetKeys (opener: RoomOpener): string[] {
+  return opener.tokenId === null ? [`a:${opener.address}`] : [`a:${opener.address}`, `t:${opener.tokenId}`]
 }

@@ -43,6 +43,8 @@ export interface ConnectionGrant {
   readonly displayName: string | null
   /** When the access token expires (ms since the epoch); the connection closes then with 4401. */
   readonly expiresAtMs: number | null
+  /** Identifies the access token, for the rooms-per-token budget; absent when the server runs open. */
+  readonly tokenId?: string
 }
 
 /** Longest delay `setTimeout` takes (about 24.8 days). */
@@ -103,7 +105,7 @@ export class Connection implements RoomConnection {
     socket.on('message', Connection.onSocketMessage)
     socket.on('error', Connection.onSocketError)
     socket.on('close', Connection.onSocketClose)
-    context.registry.join(grant.room, this).then(
+    context.registry.join(grant.room, this, { address: grant.address, tokenId: grant.tokenId ?? null }).then(
       (room) => this.onJoined(room),
       (err) => this.onJoinFailed(err)
     )
@@ -145,6 +147,10 @@ export class Connection implements RoomConnection {
       return false
     }
     return true
+  }
+
+  charge (messages: number): boolean {
+    return this.messageBudget.take(messages, performance.now())
   }
 
   reject (error: ProtocolError): void {

@@ -299,18 +299,21 @@ function legacyJsonUpdate (): Uint8Array {
   return update
 }
 
+/** Accepts every kind of content, as deep as Yjs writes it. */
+const anyContent = { content: 'any', maxContentDepth: 1000 } as const
+
 describe('checkUpdate', () => {
   it('accepts every update Yjs writes', () => {
     for (const { doc } of sampleDocs(2, 40)) {
-      checkUpdate(Y.encodeStateAsUpdate(doc))
+      checkUpdate(Y.encodeStateAsUpdate(doc), anyContent)
       const updates: Uint8Array[] = []
       const copy = new Y.Doc()
       copy.on('update', (update: Uint8Array) => updates.push(update))
       Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
       copy.getText('text').insert(0, 'more')
       if (copy.getText('text').length > 2) copy.getText('text').delete(1, 2)
-      for (const update of updates) checkUpdate(update)
-      checkUpdate(Y.mergeUpdates(updates))
+      for (const update of updates) checkUpdate(update, anyContent)
+      checkUpdate(Y.mergeUpdates(updates), anyContent)
     }
   })
 
@@ -333,7 +336,7 @@ describe('checkUpdate', () => {
     }
     const passes = (update: Uint8Array): boolean => {
       try {
-        checkUpdate(update)
+        checkUpdate(update, anyContent)
         return true
       } catch (err) {
         expect(err).toBeInstanceOf(ProtocolError)
@@ -372,7 +375,7 @@ describe('checkUpdate', () => {
     fc.assert(fc.property(fc.nat({ max: corpus.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.nat(), fc.nat(), (base, mutations, which, split) => {
       const input = mutate(corpus[base], mutations, corpus)
       try {
-        checkUpdate(input)
+        checkUpdate(input, anyContent)
       } catch (err) {
         expect(err).toBeInstanceOf(ProtocolError)
         return

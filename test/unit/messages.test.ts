@@ -120,9 +120,9 @@ describe('permission denied', () => {
 describe('saved confirmation', () => {
   it('round-trips a state vector', () => {
     const sv = Y.encodeStateVector(docWithText('abc'))
-    expect(decodeSaved(encodeSaved(sv))).toEqual(sv)
+    expect(decodeSaved(encodeSaved(sv, 7))).toEqual({ stateVector: sv, handled: 7 })
     expect(() => decodeSaved(encodeUpdate(sv))).toThrow(ProtocolError)
-    expect(() => decodeSaved(encodeSaved(sv).subarray(0, 2))).toThrow(ProtocolError)
+    expect(() => decodeSaved(encodeSaved(sv, 7).subarray(0, 2))).toThrow(ProtocolError)
   })
 })
 
