@@ -318,7 +318,9 @@ export class Room {
     this.changedSinceLoad = true
     const seq = this.outbox.issued()
     this.log.appended(update.length, items)
-    this.lastWrite = this.store.append(this.name, update).then(() => this.markDurable(seq), (err) => this.fail(err, 'storage failure'))
+    this.lastWrite = this.store.append(this.name, update)
+      .then(() => this.markDurable(seq), (err) => this.fail(err, 'storage failure'))
+      .catch((err) => this.fail(err, 'internal error'))
     this.outbox.send(raw ?? encodeUpdate(update), { allBut: connection })
   }
 
