@@ -145,9 +145,18 @@ export function encodePermissionDenied (reason: string): Uint8Array {
   return frame(messageAuth, (e) => { encoding.writeVarUint(e, authPermissionDenied); encoding.writeVarString(e, reason) })
 }
 
-/** Encodes a saved confirmation: every update covered by `stateVector` is durable. */
-export function encodeSaved (stateVector: Uint8Array): Uint8Array {
-  return frame(messageSaved, (e) => encoding.writeVarUint8Array(e, stateVector))
+/**
+ * Encodes a saved confirmation: `writeVarUint8Array(stateVector)` then
+ * `writeVarUint(handled)`. `handled` is the number of document messages
+ * (sync step 2 and update) the receiving connection has sent and the server
+ * has handled, whether or not they changed the document; sent on joining
+ * (with 0) and after each such message, once every write made before it is
+ * durable. Every update covered by `stateVector` is durable too. Clients
+ * match `handled` against the document messages they sent: a state vector
+ * alone cannot confirm a deletion, which does not advance the deleter's clock.
+ */
+export function encodeSaved (stateVector: Uint8Array, handled: number): Uint8Array {
+  return frame(messageSaved, (e) => { encoding.writeVarUint8Array(e, stateVector); encoding.writeVarUint(e, handled) })
 }
 
 /**

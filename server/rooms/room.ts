@@ -108,6 +108,8 @@ export class Room {
    */
   private readonly departed = new Map<number, number>()
   private readonly outbox: Outgoing[] = []
+  /** Document messages handled per connection that wants saved confirmations. */
+  private readonly handled = new WeakMap<RoomConnection, number>()
   /** Appends issued / made durable, counted per room. */
   private appendedSeq = 0
   private durableSeq = 0
@@ -165,7 +167,7 @@ export class Room {
     this.whenReady(() => {
       if (!this.connections.has(connection)) return
       this.sendWhenDurable(encodeSyncStep1(Y.encodeStateVector(this.ydoc)), connection, null)
-      if (connection.wantsSaved) this.sendWhenDurable(encodeSaved(Y.encodeStateVector(this.ydoc)), connection, null)
+      if (connection.wantsSaved) this.sendWhenDurable(encodeSaved(Y.encodeStateVector(this.ydoc), 0), connection, null)
       const states = this.presentEntries()
       if (states.length > 0) connection.send(encodeAwareness(encodeAwarenessUpdate(states)))
     })
@@ -207,9 +209,11 @@ export class Room {
           break
         case 'sync-step-2':
           this.applyClientUpdate(connection, message.update, null)
+          this.confirmHandled(connection)
           break
         case 'update':
           this.applyClientUpdate(connection, message.update, raw)
+          this.confirmHandled(connection)
           break
         case 'awareness':
           this.applyAwareness(connection, message.update, raw)
@@ -336,7 +340,14 @@ export class Room {
     this.storedBytes += update.length
     this.lastWrite = this.store.append(this.name, update).then(() => this.markDurable(seq), (err) => this.fail(err))
     this.sendWhenDurable(raw ?? encodeUpdate(update), null, connection)
-    if (connection.wantsSaved) this.sendWhenDurable(encodeSaved(Y.encodeStateVector(this.ydoc)), connection, null)
+  }
+
+  /** Counts one handled document message of `connection` and, if it wants them, confirms it behind every write made so far. */
+  private confirmHandled (connection: RoomConnection): void {
+    if (!connection.wantsSaved) return
+    const handled = (this.handled.get(connection) ?? 0) + 1
+    this.handled.set(connection, handled)
+    this.sendWhenDurable(encodeSaved(Y.encodeStateVector(this.ydoc), handled), connection, null)
   }
 
   private applyAwareness (connection: RoomConnection, update: Uint8Array, raw: Uint8Array): void {
