@@ -14,7 +14,7 @@ import type { WebsocketProvider } from 'y-websocket'
 export type Refusal = 'too-large' | 'content-refused' | 'unavailable'
 
 /** The close codes that mean a refusal, and which. */
-export const refusalCloseCodes: Readonly<Record<number, Refusal>> = {
+const refusalCloseCodes: Readonly<Record<number, Refusal>> = {
   /** The edit would take the document past a size budget, or a presence state is too large. */
   4413: 'too-large',
   /** A message exceeded the relay's largest message: sent again, it would be again. */
