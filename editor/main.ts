@@ -12,17 +12,19 @@ import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './col
 import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
-import { requestShareLinks } from './collab/share-links.js'
+import { addressWithoutAccess, requestShareLinks } from './collab/share-links.js'
+import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
 import { viewOnly } from './extensions/view-only.js'
 import { showConnection } from './ui/connection-badge.js'
 import { savedBadge } from './ui/saved-badge.js'
+import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
 import { showPeople } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
 import { copyOnClick } from './ui/share-button.js'
-import { showShareDialog } from './ui/share-dialog.js'
+import { showAddressDialog, showShareDialog } from './ui/share-dialog.js'
 import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
 import { openByName } from './ui/open-form.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
@@ -65,7 +67,7 @@ async function start (): Promise<void> {
   }
   const link = access.kind === 'link' ? access : null
   const readOnly = link?.permission === 'read'
-  const { doc, text, provider, awareness } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
+  const { doc, text, provider, awareness, outgoing } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
 
   // A name set by the link is shown and published, but never stored: it belongs to the link.
   const fixedName = link?.name ?? null
@@ -95,34 +97,45 @@ async function start (): Promise<void> {
   })
 
   let connection: ConnectionState = { kind: 'connecting' }
-  let lost: AccessProblem | null = null
+  let saveState: SaveState = 'saved'
+  // Why the page stopped connecting for good, in few words; null while it keeps connecting.
+  let stopped: string | null = null
+  const showSaveState = savedBadge(element('saved'))
   const showStatus = (): void => {
-    showConnection(element('status'), lost === null ? connection : { kind: 'closed', reason: accessProblemLabels[lost] })
+    showConnection(element('status'), stopped === null ? connection : { kind: 'closed', reason: stopped })
+    // Nothing more will be stored: what is not confirmed now never will be.
+    if (!readOnly) showSaveState(stopped !== null && saveState === 'saving' ? 'unsaved' : saveState)
+  }
+  /** Stops editing for good, saying why in `label`; the text stays visible. */
+  const stop = (label: string): void => {
+    stopped = label
+    showStatus()
+    view.dispatch({ effects: editable.reconfigure(viewOnly()) })
   }
   watchConnection(provider, (state) => {
     connection = state
     showStatus()
   })
-  let saveState: SaveState = 'saved'
   if (readOnly) {
     element('saved').hidden = true
     element('view-only').hidden = false
   } else {
-    const showSaveState = savedBadge(element('saved'))
-    trackSaved(doc, provider, (state) => {
+    trackSaved(doc, provider, outgoing, (state) => {
       saveState = state
-      showSaveState(state)
+      showStatus()
     })
   }
   watchPeople(awareness, (people) => showPeople(element('people'), people))
   reappearOnReconnect(provider)
+  watchRefusal(provider, (refusal) => {
+    showRefusal(element('refusal-notice'), refusal, () => text.toString())
+    stop(refusalLabels[refusal])
+  })
   if (link) {
-    keepAccess(provider, link, (problem) => {
-      lost = problem
-      showStatus()
+    keepAccess(provider, link, (problem: AccessProblem) => {
       showAccessProblem(element('access-notice'), problem, false)
       element('share').hidden = true
-      view.dispatch({ effects: editable.reconfigure(viewOnly()) })
+      stop(accessProblemLabels[problem])
     })
   }
   provider.connect()
@@ -151,8 +164,14 @@ async function start (): Promise<void> {
     share.addEventListener('click', () => {
       showShareDialog(element<HTMLDialogElement>('share-dialog'), requestShareLinks(location.origin, name, link.link))
     })
+  } else if (link) {
+    // The page's own token is its holder's: it may open more than this document, or set their name.
+    share.title = "Copy this document's address, without your access"
+    share.addEventListener('click', () => {
+      showAddressDialog(element<HTMLDialogElement>('share-dialog'), addressWithoutAccess(location.href))
+    })
   } else {
-    copyOnClick(share, () => location.href)
+    copyOnClick(share, () => addressWithoutAccess(location.href))
   }
   warnBeforeLeaving(() => saveState === 'saving')
 

@@ -6,6 +6,8 @@ import { WebsocketProvider } from 'y-websocket'
 import type { Awareness } from 'y-protocols/awareness'
 import { savedQueryParam } from './saved.js'
 import { tokenQueryParam } from './access.js'
+import { OutgoingFrames } from './outgoing.js'
+import { reconnectsAfter } from './refusal.js'
 
 /** The name of the shared text in every document; the relay and its export use the same. */
 export const textName = 'text'
@@ -17,6 +19,8 @@ export interface SharedDocument {
   readonly provider: WebsocketProvider
   /** Presence (names, colours, cursors) of everyone in the document, this page included. */
   readonly awareness: Awareness
+  /** Every frame the provider's sockets send. */
+  readonly outgoing: OutgoingFrames
 }
 
 /**
@@ -38,7 +42,9 @@ export interface JoinOptions {
 /**
  * Creates the document `name` and a provider for it on the relay at
  * `serverUrl`. The provider does not connect until `provider.connect()`, so
- * that every listener can be in place before the first message arrives.
+ * that every listener can be in place before the first message arrives. It
+ * does not reconnect after a refusal that connecting again cannot change
+ * (see `reconnectsAfter`).
  */
 export function openDocument (name: string, serverUrl: string, options: JoinOptions): SharedDocument {
   const doc = new Y.Doc()
@@ -46,6 +52,12 @@ export function openDocument (name: string, serverUrl: string, options: JoinOpti
   if (options.token !== null) params[tokenQueryParam] = options.token
   if (options.wantsSaved) params[savedQueryParam] = '1'
   // The provider puts the room into the URL path as it is; the relay decodes it.
-  const provider = new WebsocketProvider(serverUrl, encodeURIComponent(name), doc, { connect: false, params })
-  return { doc, text: doc.getText(textName), provider, awareness: provider.awareness }
+  const outgoing = new OutgoingFrames()
+  const provider = new WebsocketProvider(serverUrl, encodeURIComponent(name), doc, {
+    connect: false,
+    params,
+    WebSocketPolyfill: outgoing.socketClass(WebSocket),
+    shouldReconnect: reconnectsAfter
+  })
+  return { doc, text: doc.getText(textName), provider, awareness: provider.awareness, outgoing }
 }

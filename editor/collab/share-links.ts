@@ -37,3 +37,13 @@ export async function requestShareLinks (origin: string, name: string, link: str
   }
   return { edit: linkTo(origin, name, body.edit), view: linkTo(origin, name, body.view), expiresAt: new Date(body.expiresAt) }
 }
+
+/**
+ * The page address `href` without its access token: it opens the document
+ * for no one who has no access of their own.
+ */
+export function addressWithoutAccess (href: string): string {
+  const url = new URL(href)
+  url.searchParams.delete(tokenQueryParam)
+  return url.href
+}

@@ -3,6 +3,15 @@
  */
 import type { SaveState } from '../collab/saved.js'
 
+/** What the badge shows: a save state, or `unsaved` once changes that are not stored never will be (the page stopped connecting). */
+export type SaveDisplay = SaveState | 'unsaved'
+
+const words: Record<SaveDisplay, { readonly text: string, readonly title: string }> = {
+  saved: { text: 'Saved', title: 'Every change you made is stored on the server' },
+  saving: { text: 'Saving…', title: 'Some of your changes are not stored on the server yet' },
+  unsaved: { text: 'Not saved', title: 'Some of your changes are not stored on the server, and will not be' }
+}
+
 /**
  * Shortest time "Saving…" stays up once shown. Confirmations arrive within
  * milliseconds of each keystroke; without a hold the badge would flicker
@@ -12,23 +21,24 @@ import type { SaveState } from '../collab/saved.js'
 const minSavingMs = 600
 
 /**
- * Returns a function that shows a save state in `badge` as "Saved" or
- * "Saving…" (and in its `data-state`): "Saving…" at once, "Saved" once the
- * state is saved and "Saving…" has been up for `minSavingMs`.
+ * Returns a function that shows what to say in `badge` as "Saved",
+ * "Saving…" or "Not saved" (and in its `data-state`): "Saving…" and "Not
+ * saved" at once, "Saved" once the state is saved and "Saving…" has been up
+ * for `minSavingMs`.
  */
-export function savedBadge (badge: HTMLElement): (state: SaveState) => void {
+export function savedBadge (badge: HTMLElement): (state: SaveDisplay) => void {
   let savingSince = 0
   let timer: ReturnType<typeof setTimeout> | undefined
-  const render = (state: SaveState): void => {
+  const render = (state: SaveDisplay): void => {
     badge.dataset.state = state
-    badge.textContent = state === 'saved' ? 'Saved' : 'Saving…'
-    badge.title = state === 'saved' ? 'Every change you made is stored on the server' : 'Some of your changes are not stored on the server yet'
+    badge.textContent = words[state].text
+    badge.title = words[state].title
   }
   return (state) => {
     clearTimeout(timer)
-    if (state === 'saving') {
-      if (badge.dataset.state !== 'saving') savingSince = Date.now()
-      render('saving')
+    if (state !== 'saved') {
+      if (badge.dataset.state === 'saved') savingSince = Date.now()
+      render(state)
       return
     }
     const holdMs = savingSince + minSavingMs - Date.now()

@@ -8,9 +8,9 @@ const feedbackMs = 2000
 /**
  * Makes `button` copy `text()` to the clipboard when clicked and say
  * "Copied" for a moment (or, where the page may not use the clipboard,
- * show the text selected in a prompt to copy by hand).
+ * show the text selected in a prompt headed `promptTitle` to copy by hand).
  */
-export function copyOnClick (button: HTMLButtonElement, text: () => string): void {
+export function copyOnClick (button: HTMLButtonElement, text: () => string, promptTitle = 'Copy this link:'): void {
   const label = button.textContent ?? ''
   let timer: ReturnType<typeof setTimeout> | undefined
   button.addEventListener('click', () => {
@@ -24,7 +24,7 @@ export function copyOnClick (button: HTMLButtonElement, text: () => string): voi
         delete button.dataset.copied
       }, feedbackMs)
     }, () => {
-      window.prompt('Copy this link:', value)
+      window.prompt(promptTitle, value)
     })
   })
 }

@@ -50,8 +50,9 @@ export function serveEditor (root: string): StaticHandler {
       'content-length': body.length,
       'cache-control': path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
       'x-content-type-options': 'nosniff',
-      // The editor loads only its own code; CodeMirror injects style elements, hence inline styles.
-      'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      // The editor loads only its own code and talks only to its own origin ('self' covers ws: and
+      // wss: there); CodeMirror injects style elements, hence inline styles.
+      'content-security-policy': "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
       'referrer-policy': 'no-referrer'
     })
     res.end(req.method === 'HEAD' ? undefined : body)

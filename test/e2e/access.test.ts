@@ -301,11 +301,13 @@ describe('the editor with access control', () => {
     await waitForText(viewer, 'The plan.')
     expect(await editable(viewer)).toBe(false)
     expect(await viewer.getByTestId('view-only').isVisible()).toBe(true)
-    // A viewer's button copies the view link it came with, and shares nothing more.
+    // A viewer's button copies the document's address without the view link's token: others need their own link.
     expect(await viewer.getByTestId('share').textContent()).toBe('Copy link')
     await viewer.getByTestId('share').click()
-    await viewer.getByTestId('share').filter({ hasText: 'Copied' }).waitFor()
-    expect(await viewer.evaluate('navigator.clipboard.readText()')).toBe(view)
+    await viewer.getByTestId('share-address-copy').click()
+    await viewer.getByTestId('share-address-copy').filter({ hasText: 'Copied' }).waitFor()
+    expect(await viewer.evaluate('navigator.clipboard.readText()')).toBe(page)
+    await viewer.getByRole('button', { name: 'Done' }).click()
 
     const editor = await (await newProfile(browser(), bob)).newPage()
     await editor.goto(edit)
