@@ -79,7 +79,7 @@ export interface Config {
   readonly maxBytesPerSecond: number
   /** …and in a burst. */
   readonly maxByteBurst: number
-  /** Largest stored size of a document (snapshot plus log); an update beyond it is refused with 1009. */
+  /** Largest stored size of a document (snapshot plus log, with headroom for compaction); an update beyond it is refused with 4413. */
   readonly maxDocumentBytes: number
   /** Awareness client ids one connection may introduce; more close it with 1008. */
   readonly maxAwarenessClientsPerConnection: number
