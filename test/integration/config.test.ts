@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -61,7 +61,7 @@ function expectRefused (result: { status: number | null, stderr: string }, prefi
 }
 
 function publicPem (type: string, options: object): string {
-  const { publicKey } = generateKeyPairSync(type as 'rsa', options as never)
+  const { publicKey } = (generateKeyPairSync as (type: string, options: object) => { publicKey: KeyObject })(type, options)
   return publicKey.export({ type: 'spki', format: 'pem' }).toString()
 }
 
