@@ -149,13 +149,20 @@ describe('behind nginx', () => {
     expect(statusOf(spoofing)).toBe(101)
     expect(statusOf(await connectAs(url, '198.51.100.9'))).toBe(101)
     expect(statusOf(await connectAs(url, '198.51.100.9'))).toBe(429)
+    // The connection itself knows the forwarded address (its grant's), as its log lines show.
+    const refused = closeCodeOf(opened[2])
+    opened[2].send('a text frame')
+    expect(await refused).toBe(1003)
+    await waitFor(() => log.lines.some((line) => line.includes('connection.rejected') && line.includes('address=198.51.100.2')), 5_000, 'the rejection logged under the forwarded address')
     // A closed socket is released under the address it was counted with.
     const closed = closeCodeOf(opened[0])
     opened[0].close()
     await closed
-    await waitFor(() => relay.connectionCount === 7, 5_000, 'the closed socket to be counted back')
+    await waitFor(() => relay.connectionCount === 6, 5_000, 'the closed socket to be counted back')
     expect(statusOf(await connectAs(url, '198.51.100.1'))).toBe(101)
     expect(statusOf(await connectAs(url, '198.51.100.1'))).toBe(429)
+    expect(statusOf(await connectAs(url, '198.51.100.2'))).toBe(101)
+    expect(statusOf(await connectAs(url, '198.51.100.2'))).toBe(429)
   })
 
   it('without trustProxy, counts every client as nginx\'s address', async () => {
