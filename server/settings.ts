@@ -41,8 +41,6 @@ interface Spec<T> {
   readonly env?: string
   /** Also read from the file named by `--<flag>-file` / `<ENV>_FILE`. */
   readonly file?: boolean
-  /** Never repeat the value in an error message. */
-  readonly secret?: boolean
   /** How the default reads in help, when the default value itself does not say it. */
   readonly defaultText?: string
 }
@@ -167,8 +165,8 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
     group: 'Storage',
     placeholder: 'URL',
     help: 'PostgreSQL connection string (postgres://…, or a socket folder as postgres://user@/db?host=/var/run/postgresql)',
+    // Never repeated in a message: it may hold a password.
     parse: (text) => { postgresTarget(text); return text },
-    secret: true,
     defaultText: 'none'
   },
   tablePrefix: {
@@ -191,7 +189,6 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
     help: 'HMAC secret (32+ characters) that signs access tokens; prefer AUTH_SECRET or AUTH_SECRET_FILE, as a flag shows in ps. Without it or a public key the server runs open',
     parse: nonEmpty,
     file: true,
-    secret: true,
     defaultText: 'none'
   },
   authPublicKeyPem: {

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -72,6 +72,7 @@ ${http}
 
 /** Runs nginx on `conf` in `dir` as a child; returns its http:// address once it answers. Stopped after the test. */
 async function startNginx (dir: string, port: number, conf: string): Promise<string> {
+  if (!existsSync(nginx)) throw new Error(`${nginx} is missing: apt-get install nginx`)
   const file = join(dir, 'nginx.conf')
   writeFileSync(file, conf)
   const child = spawn(nginx, ['-e', join(dir, 'error.log'), '-p', dir, '-c', file], { stdio: 'ignore' })
