@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { defaultConfig, type Config } from './config.js'
 import { createLogger, type Logger } from './log.js'
@@ -16,7 +16,8 @@ import { RoomRegistry } from './rooms/registry.js'
 import { Connection, type ConnectionContext } from './transport/connection.js'
 import { startHeartbeat } from './transport/heartbeat.js'
 import { FrameCache } from './transport/frame.js'
-import { admitUpgrade, ConnectionCounter, UpgradeRejection, type AdmissionPolicy } from './transport/upgrade.js'
+import { admitUpgrade, clientAddress, ConnectionCounter, UpgradeRejection, type AdmissionPolicy } from './transport/upgrade.js'
+import { TrustedProxies } from './transport/forwarded.js'
 import { serveEditor } from './http/static.js'
 import { tokenApi } from './http/token-api.js'
 import { createTokenAuthority } from './auth/tokens.js'
@@ -73,16 +74,12 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
   const api = tokenApi({ ...config, authority })
-  const policy: AdmissionPolicy = { ...config, authority }
+  const policy: AdmissionPolicy = { ...config, authority, trustedProxies: TrustedProxies.parse(config.trustProxy) }
   const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
   let nextConnectionId = 0
   let closing = false
   // Created once: a listener made inside the upgrade handler would keep that request alive with the socket.
   const onSocketError = (err: Error): void => logger.debug('upgrade.socket-error', { error: err })
-  // Releases what `counter.acquire(req.socket.remoteAddress)` took: a socket keeps its remote address once read.
-  function releaseAddress (this: Socket): void {
-    counter.release(this.remoteAddress ?? '')
-  }
 
   const server: Server = createServer({
     headersTimeout: config.requestHeadersTimeoutMs,
@@ -119,7 +116,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', onSocketError)
-    const address = req.socket.remoteAddress ?? ''
+    const address = clientAddress(req, policy)
     const refuse = (err: UpgradeRejection): void => {
       logger.warn('upgrade.rejected', { status: err.status, reason: err.message, address, path: (req.url ?? '').split('?', 1)[0] })
       rejectUpgrade(socket, err.status, err.message)
@@ -129,12 +126,11 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       return
     }
     try {
-      counter.acquire(address)
+      counter.hold(socket, address)
     } catch (err) {
       refuse(err as UpgradeRejection)
       return
     }
-    socket.on('close', releaseAddress)
     admitUpgrade(req, policy).then((grant) => {
       if (closing || socket.destroyed) {
         socket.destroy()

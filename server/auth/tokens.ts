@@ -45,7 +45,7 @@ export class TokenError extends Error {
 export interface KeyConfig {
   /** HMAC secret; at least 32 characters. */
   readonly secret?: string | null
-  /** PEM public key (RSA, EC or Ed25519) of the issuer. */
+  /** PEM public key of the issuer: RSA (2048 bits or more), EC (P-256, P-384, P-521) or Ed25519. */
   readonly publicKeyPem?: string | null
 }
 
@@ -61,22 +61,75 @@ export interface TokenAuthority {
 
 const issuer = 'coedit'
 
+/** Which key setting is unusable: the secret, the public key, or both being set at once. */
+export type KeySetting = 'secret' | 'publicKey' | 'both'
+
+/** A secret or public key that cannot verify tokens, found before any token is. */
+export class KeyConfigError extends Error {
+  override readonly name = 'KeyConfigError'
+  constructor (readonly setting: KeySetting, message: string) {
+    super(message)
+  }
+}
+
+/** Fewest bits of an RSA modulus; `jose` refuses to verify with smaller keys. */
+const minRsaModulusBits = 2048
+
+/** The JWS algorithms a public key verifies, by key type (and curve for EC). */
+function algorithmsFor (key: KeyObject): string[] {
+  const details = key.asymmetricKeyDetails ?? {}
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      if ((details.modulusLength ?? 0) < minRsaModulusBits) {
+        throw new KeyConfigError('publicKey', `the RSA key has ${details.modulusLength ?? 0} bits; at least ${minRsaModulusBits} are needed`)
+      }
+      return ['RS256', 'PS256']
+    case 'ec': {
+      const algorithm = ({ prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' } as Record<string, string>)[details.namedCurve ?? '']
+      if (!algorithm) throw new KeyConfigError('publicKey', `EC keys on curve ${details.namedCurve ?? 'unknown'} are not supported; use P-256, P-384 or P-521`)
+      return [algorithm]
+    }
+    case 'ed25519':
+      return ['EdDSA']
+    default:
+      throw new KeyConfigError('publicKey', `${key.asymmetricKeyType?.toUpperCase() ?? 'unknown'} keys are not supported; use RSA (${minRsaModulusBits} bits or more), EC (P-256, P-384, P-521) or Ed25519`)
+  }
+}
+
+/** Reads a PEM public key (SPKI, PKCS#1 or an X.509 certificate); a private key is refused so it never sits on the relay. */
+function readPublicKey (pem: string): KeyObject {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw new KeyConfigError('publicKey', 'this is a private key; give the relay only the public key (openssl pkey -pubout)')
+  }
+  try {
+    return createPublicKey(pem)
+  } catch (err) {
+    throw new KeyConfigError('publicKey', `not a PEM public key (${(err as Error).message})`)
+  }
+}
+
 /**
  * Builds the authority from a secret or a public key, or returns null when
- * neither is set (the server then runs open). Throws for a secret shorter
- * than 32 characters or an unreadable key.
+ * neither is set (the server then runs open). Throws `KeyConfigError`, before
+ * any token is seen, for both set at once, a secret shorter than 32
+ * characters, or a public key that is unreadable, private, or of a type or
+ * size no token could be verified with (DSA, RSA under 2048 bits, EC curves
+ * other than P-256/384/521, X25519…).
  */
 export function createTokenAuthority (keys: KeyConfig): TokenAuthority | null {
   let verifyKey: KeyObject
   let signKey: KeyObject | null = null
   let algorithms: string[]
+  if (keys.secret && keys.publicKeyPem) {
+    throw new KeyConfigError('both', 'set either a secret (AUTH_SECRET) or a public key (AUTH_PUBLIC_KEY), not both')
+  }
   if (keys.secret) {
-    if (keys.secret.length < 32) throw new Error('AUTH_SECRET must be at least 32 characters long')
+    if (keys.secret.length < 32) throw new KeyConfigError('secret', 'AUTH_SECRET must be at least 32 characters long')
     signKey = verifyKey = createSecretKey(Buffer.from(keys.secret, 'utf8'))
     algorithms = ['HS256']
   } else if (keys.publicKeyPem) {
-    verifyKey = createPublicKey(keys.publicKeyPem)
-    algorithms = verifyKey.asymmetricKeyType === 'rsa' ? ['RS256', 'PS256'] : verifyKey.asymmetricKeyType === 'ed25519' ? ['EdDSA'] : ['ES256', 'ES384', 'ES512']
+    verifyKey = readPublicKey(keys.publicKeyPem)
+    algorithms = algorithmsFor(verifyKey)
   } else {
     return null
   }

@@ -1,13 +1,17 @@
 /**
  * Admission of a WebSocket upgrade request: room name, origin, connection
  * limits and access token are all checked here, before the upgrade, so a
- * refused client gets a plain HTTP status (400, 401, 403, 429, 503).
+ * refused client gets a plain HTTP status (400, 401, 403, 429, 503). The
+ * client's address is the socket's peer, or behind a trusted reverse proxy
+ * the address its forwarding headers name.
  */
 import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { InvalidRoomNameError, queryParams, roomNameFromUrl } from './room-name.js'
 import { grantCovers, TokenError, type TokenAuthority } from '../auth/tokens.js'
 import { savedQueryParam } from '../protocol/messages.js'
 import type { ConnectionGrant } from './connection.js'
+import type { TrustedProxies } from './forwarded.js'
 
 /** An upgrade request that is refused, with the HTTP status to answer. */
 export class UpgradeRejection extends Error {
@@ -17,24 +21,44 @@ export class UpgradeRejection extends Error {
   }
 }
 
-/** Counts open connections in total and per remote address. */
+/**
+ * Counts open connections in total and per client address. Each socket is
+ * counted against the address it was admitted with until it closes, so the
+ * address a release uses is always the one its acquire used.
+ */
 export class ConnectionCounter {
   private total = 0
   private readonly byAddress = new Map<string, number>()
+  private readonly addressOf = new WeakMap<Duplex, string>()
+  // One listener shared by every socket (`this` is the socket) instead of a closure per socket.
+  private readonly releaseSocket: (this: Duplex) => void
 
-  constructor (private readonly maxTotal: number, private readonly maxPerAddress: number) {}
+  constructor (private readonly maxTotal: number, private readonly maxPerAddress: number) {
+    const counter = this
+    this.releaseSocket = function () { counter.release(this) }
+  }
 
-  /** Counts one more connection from `address`, or throws `UpgradeRejection` (503 / 429) at a limit. */
-  acquire (address: string): void {
+  /**
+   * Counts `socket` as one more connection from `address` until it closes,
+   * or throws `UpgradeRejection` (503 at `maxTotal`, 429 at `maxPerAddress`)
+   * without counting it.
+   */
+  hold (socket: Duplex, address: string): void {
+    // A socket that already closed will not emit 'close' again: there is nothing to hold.
+    if (socket.closed) return
     if (this.total >= this.maxTotal) throw new UpgradeRejection(503, 'the server is at its connection limit; try again later')
     const count = this.byAddress.get(address) ?? 0
     if (count >= this.maxPerAddress) throw new UpgradeRejection(429, 'too many connections from your address')
     this.total++
     this.byAddress.set(address, count + 1)
+    this.addressOf.set(socket, address)
+    socket.once('close', this.releaseSocket)
   }
 
-  /** Forgets one connection from `address`. */
-  release (address: string): void {
+  private release (socket: Duplex): void {
+    const address = this.addressOf.get(socket)
+    if (address === undefined) return
+    this.addressOf.delete(socket)
     this.total--
     const count = (this.byAddress.get(address) ?? 1) - 1
     if (count <= 0) this.byAddress.delete(address)
@@ -49,6 +73,17 @@ export interface AdmissionPolicy {
   readonly allowedOrigins: readonly string[] | null
   /** Null when the server runs open. */
   readonly authority: TokenAuthority | null
+  /** Proxies whose forwarding headers name the client (`trustProxy`). */
+  readonly trustedProxies: TrustedProxies
+}
+
+/**
+ * The address a request is counted and logged under: the socket's peer, or
+ * behind a trusted proxy the client its forwarding headers name (see
+ * `TrustedProxies.clientAddress`). Empty when the socket is already gone.
+ */
+export function clientAddress (req: IncomingMessage, policy: Pick<AdmissionPolicy, 'trustedProxies'>): string {
+  return policy.trustedProxies.clientAddress(req.socket.remoteAddress ?? '', req.headers)
 }
 
 /**
@@ -71,7 +106,7 @@ export async function admitUpgrade (req: IncomingMessage, policy: AdmissionPolic
     throw new UpgradeRejection(403, `origin ${origin} is not allowed`)
   }
   const params = queryParams(url)
-  const address = req.socket.remoteAddress ?? ''
+  const address = clientAddress(req, policy)
   const wantsSaved = params.get(savedQueryParam) === '1'
   if (!policy.authority) {
     return { room, readOnly: false, wantsSaved, address, displayName: null, expiresAtMs: null }
