@@ -1,7 +1,8 @@
 /**
  * Every setting and limit of the server in one object, with its default.
- * Units are in the names. `cli.ts` is the only place that fills it from
- * flags and the environment.
+ * Units are in the names. `settings.ts` (called by `cli.ts`, the only module
+ * that reads flags and the environment) fills it: every field has a flag and
+ * an environment variable, listed by `coedit --help` and the README.
  */
 
 /** Which storage backend holds documents. */

@@ -43,8 +43,8 @@ export interface ConnectionGrant {
   readonly displayName: string | null
   /** When the access token expires (ms since the epoch); the connection closes then with 4401. */
   readonly expiresAtMs: number | null
-  /** Identifies the access token, for the rooms-per-token budget; absent when the server runs open. */
-  readonly tokenId?: string
+  /** Identifies the access token, for the rooms-per-token budget; null when the server runs open. */
+  readonly tokenId: string | null
 }
 
 /** Longest delay `setTimeout` takes (about 24.8 days). */
@@ -105,7 +105,7 @@ export class Connection implements RoomConnection {
     socket.on('message', Connection.onSocketMessage)
     socket.on('error', Connection.onSocketError)
     socket.on('close', Connection.onSocketClose)
-    context.registry.join(grant.room, this, { address: grant.address, tokenId: grant.tokenId ?? null }).then(
+    context.registry.join(grant.room, this, { address: grant.address, tokenId: grant.tokenId }).then(
       (room) => this.onJoined(room),
       (err) => this.onJoinFailed(err)
     )

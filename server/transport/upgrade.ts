@@ -109,13 +109,15 @@ export async function admitUpgrade (req: IncomingMessage, policy: AdmissionPolic
   const address = clientAddress(req, policy)
   const wantsSaved = params.get(savedQueryParam) === '1'
   if (!policy.authority) {
-    return { room, readOnly: false, wantsSaved, address, displayName: null, expiresAtMs: null }
+    return { room, readOnly: false, wantsSaved, address, displayName: null, expiresAtMs: null, tokenId: null }
   }
   const token = params.get('token') ?? bearerToken(req.headers.authorization) ?? ''
   try {
     const grant = await policy.authority.verify(token)
     if (!grantCovers(grant, room)) throw new TokenError('forbidden', 'the access token does not open this document')
-    return { room, readOnly: grant.permission === 'read', wantsSaved, address, displayName: grant.name, expiresAtMs: grant.expiresAtMs }
+    // A token's signature identifies it, for the rooms-per-token budget.
+    const tokenId = token.slice(token.lastIndexOf('.') + 1)
+    return { room, readOnly: grant.permission === 'read', wantsSaved, address, displayName: grant.name, expiresAtMs: grant.expiresAtMs, tokenId }
   } catch (err) {
     if (err instanceof TokenError) throw new UpgradeRejection(err.status, err.message)
     throw err
