@@ -3,6 +3,13 @@
  * flight wait and then commit together in the next transaction, so one
  * round trip and one WAL flush serve many updates. Several relays may share
  * the tables: each one's compaction removes only what it has seen.
+ *
+ * The database failing never takes the process down: every connection has
+ * an 'error' listener for its whole life, and a lost or timed-out connection
+ * fails the operation that used it. A group whose connection is lost after
+ * its `BEGIN` fails as a whole even though its `COMMIT` may have landed: the
+ * caller must treat its writes as of unknown outcome (the rooms holding them
+ * fail and reload what actually committed).
  */
 import pg from 'pg'
 import type { DocStore, StoredDocument } from './store.js'
@@ -15,6 +22,15 @@ export interface PostgresStoreOptions {
   readonly connectionString: string
   /** Prefix of the tables, so several deployments (or tests) can share one database. Default `coedit`. */
   readonly tablePrefix?: string
+  /** How long opening a connection may take before it fails. Default 10 000 ms. */
+  readonly connectTimeoutMs?: number
+  /** How long the server may run one statement before it cancels it. Default 30 000 ms. */
+  readonly statementTimeoutMs?: number
+  /**
+   * How long the client waits for the answer to one query (a hung server or
+   * network) before it fails it and drops the connection. Default 35 000 ms.
+   */
+  readonly queryTimeoutMs?: number
 }
 
 /**
@@ -28,8 +44,18 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   const snapshots = `${prefix}_snapshots`
   const updates = `${prefix}_updates`
   // Bounded waits: a database that hangs fails writes (closing their rooms with 1011) instead of stalling them forever.
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, query_timeout: 35_000 })
-  pool.on('error', () => {}) // an idle client's error surfaces on its next query
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: 4,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    query_timeout: options.queryTimeoutMs ?? 35_000
+  })
+  // The pool listens for errors of idle clients only; a checked-out client's lost connection
+  // would be an unhandled 'error' event. This listener stays for the client's whole life; the
+  // error itself reaches whoever uses the client, as the rejection of its query.
+  pool.on('connect', (client) => client.on('error', ignore))
+  pool.on('error', ignore) // an idle client's error: the pool drops it, the next query gets a fresh one
   const setup = await pool.connect().catch(async (err) => {
     await pool.end()
     throw err
@@ -44,8 +70,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     await setup.query('COMMIT')
     setup.release()
   } catch (err) {
-    await setup.query('ROLLBACK').catch(() => {})
-    setup.release(true)
+    setup.release(err as Error) // closing the connection rolls the transaction back
     await pool.end()
     throw err
   }
@@ -101,8 +126,9 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       await client.query('COMMIT')
       client.release()
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      client.release(true)
+      // The connection may be lost or hung: a ROLLBACK could wait for the query timeout
+      // again. Dropping the connection rolls back whatever the server did not commit.
+      client.release(err as Error)
       throw err
     }
     transaction.commit()
@@ -143,6 +169,8 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     }
   }
 }
+
+const ignore = (): void => {}
 
 /** The bytes of `data` as a Buffer sharing its memory (pg sends Buffers as bytea). */
 function asBuffer (data: Uint8Array): Buffer {
