@@ -13,11 +13,11 @@
  */
 import pg from 'pg'
 import type { DocStore, StoredDocument } from './store.js'
-import { createGroupCommit, type Write } from './group-commit.js'
+import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
 
 /** Options of `openPostgresStore`. */
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends GroupLimits {
   /** A `postgres://` connection string. */
   readonly connectionString: string
   /** Prefix of the tables, so several deployments (or tests) can share one database. Default `coedit`. */
@@ -78,10 +78,13 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   const known = new KnownRows()
 
   const appendRun = async (client: pg.PoolClient, transaction: KnownRowsTransaction, run: Write[]): Promise<void> => {
-    // One multi-row insert; rows get increasing seq in array order.
+    // One multi-row insert; rows get increasing seq in row order. Each update is a Buffer
+    // parameter of its own, which pg sends in binary: an array parameter would go as one
+    // hex-encoded string, twice the bytes and bounded by the largest string V8 can build.
+    const rows = run.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')
     const inserted = await client.query(
-      `INSERT INTO ${updates} (doc, data) SELECT * FROM unnest($1::text[], $2::bytea[]) RETURNING doc, seq`,
-      [run.map((write) => write.name), run.map((write) => asBuffer(write.data))])
+      `INSERT INTO ${updates} (doc, data) VALUES ${rows} RETURNING doc, seq`,
+      run.flatMap((write) => [write.name, asBuffer(write.data)]))
     for (const row of inserted.rows as Array<{ doc: string, seq: string }>) transaction.appended(row.doc, Number(row.seq))
   }
 
@@ -134,7 +137,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     transaction.commit()
   }
 
-  const writes = createGroupCommit(commit)
+  const writes = createGroupCommit(commit, options)
   let closed = false
 
   return {
