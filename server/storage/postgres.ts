@@ -35,12 +35,15 @@ export interface PostgresStoreOptions extends GroupLimits {
 
 /**
  * Connects, creates the tables if they are missing, and returns the store.
- * Rejects when the database cannot be reached or `tablePrefix` is not a
- * lowercase identifier of at most 41 characters.
+ * Rejects when the database cannot be reached, `tablePrefix` is not a
+ * lowercase identifier of at most 41 characters, or `maxGroupWrites` is
+ * above 32 767.
  */
 export async function openPostgresStore (options: PostgresStoreOptions): Promise<DocStore> {
   const prefix = options.tablePrefix ?? 'coedit'
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new Error(`invalid table prefix "${prefix}"`)
+  // Two parameters per appended row, and one statement takes at most 65 535.
+  if ((options.maxGroupWrites ?? 0) > maxRowsPerInsert) throw new Error(`maxGroupWrites may be at most ${maxRowsPerInsert}`)
   const snapshots = `${prefix}_snapshots`
   const updates = `${prefix}_updates`
   // Bounded waits: a database that hangs fails writes (closing their rooms with 1011) instead of stalling them forever.
@@ -174,6 +177,9 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
 }
 
 const ignore = (): void => {}
+
+/** Rows one INSERT statement can carry at two parameters each. */
+const maxRowsPerInsert = 32_767
 
 /** The bytes of `data` as a Buffer sharing its memory (pg sends Buffers as bytea). */
 function asBuffer (data: Uint8Array): Buffer {
