@@ -162,6 +162,9 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     replace (name, snapshot) {
       return writes.add({ kind: 'replace', name, data: snapshot })
     },
+    release (name) {
+      known.forget(name)
+    },
     async list () {
       await writes.settled()
       const result = await pool.query(`SELECT doc COLLATE "C" AS doc FROM ${snapshots} UNION SELECT doc FROM ${updates} ORDER BY 1`)

@@ -121,6 +121,9 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     replace (name, snapshot) {
       return writes.add({ kind: 'replace', name, data: snapshot })
     },
+    release (name) {
+      known.forget(name)
+    },
     async list () {
       writes.flush()
       return selectNames.all() as string[]

@@ -36,6 +36,15 @@ export interface DocStore {
    * has not loaded (such a snapshot is kept as an update of the log).
    */
   replace (name: string, snapshot: Uint8Array): Promise<void>
+  /**
+   * The room of this document left memory and every write of it settled:
+   * forget what this instance remembers of it (which stored rows it saw), so
+   * that memory does not grow with every document ever opened. Nothing
+   * stored changes. A later `load` learns again what it reads, so a
+   * `replace` after `release` and `load` removes only what this instance saw
+   * since.
+   */
+  release (name: string): void
   /** Lists stored document names in lexical order (by Unicode code point). */
   list (): Promise<string[]>
   /** Waits for every pending write, then releases the store's resources; later writes reject. */
