@@ -1,7 +1,8 @@
 /**
  * Storage faults, injected for real: PostgreSQL behind a TCP proxy that cuts
- * or hangs the connection at a chosen protocol message, and SQLite locked by
- * another connection. Whatever breaks, the process lives on (no unhandled
+ * or hangs the connection at a chosen protocol message, a PostgreSQL table
+ * locked past the statement timeout, and SQLite locked by another
+ * connection. Whatever breaks, the process lives on (no unhandled
  * 'error' event or rejection reaches it), the rooms whose writes were lost
  * close their clients with 1011 without forwarding any of those writes, and
  * once storage is back the clients reconnect, converge, and the stored
@@ -14,6 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import type { DocStore } from '../../server/storage/store.js'
 import { openPostgresStore, type PostgresStoreOptions } from '../../server/storage/postgres.js'
 import { openSqliteStore } from '../../server/storage/sqlite.js'
@@ -160,8 +162,10 @@ async function proxiedStore (setup: Setup, options: Partial<PostgresStoreOptions
 
 /** A way to break storage, and to mend it. */
 interface Fault {
-  /** Breaks storage, or arms the break for the next matching message; resolves once it is broken. */
-  inject (): Promise<unknown>
+  /** Breaks storage, or arms a break for a later message; resolves once in place. */
+  inject (): Promise<void>
+  /** Resolves once storage is broken, for a break that waits for a message. */
+  broken? (): Promise<unknown>
   /** Checks while storage is broken and every client was closed. */
   whileBroken? (): Promise<void>
   /** Makes storage work again. */
@@ -170,7 +174,12 @@ interface Fault {
 
 /** Cuts every connection when a client sends a message of which `predicate` holds, then refuses connections. */
 function cutWhen (setup: Setup, predicate: (message: FrontendMessage) => boolean, options: { forward?: boolean } = {}): Fault {
-  return { inject: () => setup.proxy.cutWhen(predicate, options), repair: () => setup.proxy.restore() }
+  let cut: Promise<FrontendMessage> | null = null
+  return {
+    inject: async () => { cut = setup.proxy.cutWhen(predicate, options) },
+    broken: async () => await cut,
+    repair: () => setup.proxy.restore()
+  }
 }
 
 const isInsert = (message: FrontendMessage): boolean => message.sql?.startsWith('INSERT') ?? false
@@ -223,9 +232,9 @@ async function survivesFault (url: string, rooms: Rooms, fault: Fault, reader: (
   for (const room of names) type(rooms.clients.get(room)![0], `${room}-before `)
   await converged(rooms, typed('before'))
 
-  const injected = fault.inject()
+  await fault.inject()
   for (const room of names) type(rooms.clients.get(room)![0], `${room}-during `)
-  await injected
+  await fault.broken?.()
   const everyone = [...rooms.clients.values()].flat()
   await waitFor(() => everyone.every((client) => client.closeCodes.length > 0), 20_000, 'every client to be closed')
   expect(everyone.map((client) => client.closeCodes)).toEqual(everyone.map(() => [1011]))
@@ -269,6 +278,23 @@ await describeWithServices(['postgres'], 'PostgreSQL faults', () => {
     await survivesFault(relay.url, makeRooms(['hang-a', 'hang-b']), {
       inject: async () => setup.proxy.hang(),
       repair: () => setup.proxy.restore()
+    }, setup.direct)
+  })
+
+  it('fails the group when a statement waits on a lock past the statement timeout', async () => {
+    const setup = await postgresBehindProxy()
+    const store = await proxiedStore(setup, { statementTimeoutMs: 300 })
+    const relay = await startTestRelay({ store })
+    const locker = new pg.Client({ connectionString: postgresUrl() })
+    await locker.connect()
+    onTeardown(() => locker.end())
+    await survivesFault(relay.url, makeRooms(['locked-a', 'locked-b']), {
+      // Writes and reads of the log wait for this lock until the server cancels them.
+      inject: async () => {
+        await locker.query('BEGIN')
+        await locker.query(`LOCK TABLE ${setup.prefix}_updates IN ACCESS EXCLUSIVE MODE`)
+      },
+      repair: () => { void locker.query('ROLLBACK') }
     }, setup.direct)
   })
 
