@@ -17,7 +17,14 @@ export interface StoredDocument {
  * Writes are ordered: across all documents of one store, the promises that
  * `append` and `replace` return resolve in the order the calls were made,
  * each once its write is committed. Implementations group writes made in
- * the same event-loop turn into one transaction.
+ * the same event-loop turn into one transaction, up to a size cap.
+ *
+ * A write that rejects was not confirmed, which is not the same as not
+ * stored: when the database connection is lost while a transaction commits,
+ * every write of it rejects although the commit may have landed. Treat a
+ * rejected write's outcome as unknown and read the document again. A store
+ * fault rejects writes and loads; it never throws elsewhere or ends the
+ * process, and the store serves later calls once the fault is gone.
  */
 export interface DocStore {
   /**
