@@ -63,20 +63,23 @@ async function connectAll (url: string, rooms: Rooms): Promise<void> {
   await Promise.all([...rooms.clients].flatMap(([room, clients]) => clients.map((client) => client.connect(url, room))))
 }
 
-/** Reconnects every client, retrying while the relay still refuses, until all are synced. */
-async function reconnectAll (url: string, rooms: Rooms, timeoutMs = 20_000): Promise<void> {
+/** Connects `client` to `room`, retrying while the relay still refuses, for up to `timeoutMs`. */
+async function connectRetrying (client: RawClient, url: string, room: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  await Promise.all([...rooms.clients].flatMap(([room, clients]) => clients.map(async (client) => {
-    for (;;) {
-      try {
-        await client.connect(url, room)
-        return
-      } catch (err) {
-        if (Date.now() > deadline) throw err
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
+  for (;;) {
+    try {
+      await client.connect(url, room)
+      return
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 50))
     }
-  })))
+  }
+}
+
+/** Reconnects every client until all are synced. */
+async function reconnectAll (url: string, rooms: Rooms): Promise<void> {
+  await Promise.all([...rooms.clients].flatMap(([room, clients]) => clients.map((client) => connectRetrying(client, url, room))))
 }
 
 /** Waits until both clients of every room hold the same text, containing each of `expected[room]`. */
@@ -247,12 +250,21 @@ async function survivesFault (url: string, rooms: Rooms, fault: Fault, reader: (
   await expect(second.connect(url, room)).rejects.toThrow(/1011/)
 
   fault.repair()
+  // The first load after recovery, before anyone resends, shows exactly what committed.
+  const store = await reader()
+  for (const room of names) {
+    const probe = new RawClient()
+    onTeardown(() => probe.destroy())
+    await connectRetrying(probe, url, room)
+    expect(textOf(probe)).toBe((await storedDoc(store, room)).getText('text').toString())
+    probe.terminate()
+  }
   await reconnectAll(url, rooms)
   await converged(rooms, typed('before', 'during'))
   // Edits after recovery are saved and relayed as usual.
   for (const room of names) type(rooms.clients.get(room)![1], `${room}-after `)
   await converged(rooms, typed('before', 'during', 'after'))
-  await expectRecovered(rooms, await reader(), revealedBefore)
+  await expectRecovered(rooms, store, revealedBefore)
   expect(escaped).toEqual([])
 }
 
