@@ -345,7 +345,7 @@ await describeWithServices(['postgres'], 'PostgreSQL faults', () => {
     }
     expect((await reader.load('large-2')).updates.map(digest)).toEqual([digest(large)])
     expect(escaped).toEqual([])
-  })
+  }, 60_000)
 })
 
 it('closes a room with 1011 when SQLite cannot write, keeps serving other rooms, and recovers', async () => {
