@@ -36,6 +36,15 @@ export class KnownRows {
     if (version !== null && (entry.version === null || version > entry.version)) entry.version = version
   }
 
+  /**
+   * Forgets everything recorded of `name`. Call only when no transaction
+   * writing it is open; a later replace then removes only what later loads
+   * and writes record.
+   */
+  forget (name: string): void {
+    this.docs.delete(name)
+  }
+
   /** What a replace of `name` may remove, as far as committed writes and loads go. */
   target (name: string): ReplaceTarget {
     const entry = this.docs.get(name)

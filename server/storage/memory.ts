@@ -29,6 +29,7 @@ export function createMemoryStore (): DocStore {
       docs.set(name, { snapshot: snapshot.slice(), updates: [] })
       return done
     },
+    release () {}, // nothing is remembered per document beyond the documents themselves
     async list () {
       return [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
     },

@@ -3,33 +3,62 @@
  * flight wait and then commit together in the next transaction, so one
  * round trip and one WAL flush serve many updates. Several relays may share
  * the tables: each one's compaction removes only what it has seen.
+ *
+ * The database failing never takes the process down: every connection has
+ * an 'error' listener for its whole life, and a lost or timed-out connection
+ * fails the operation that used it. A group whose connection is lost after
+ * its `BEGIN` fails as a whole even though its `COMMIT` may have landed: the
+ * caller must treat its writes as of unknown outcome (the rooms holding them
+ * fail and reload what actually committed).
  */
 import pg from 'pg'
 import type { DocStore, StoredDocument } from './store.js'
-import { createGroupCommit, type Write } from './group-commit.js'
+import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
 
 /** Options of `openPostgresStore`. */
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends GroupLimits {
   /** A `postgres://` connection string. */
   readonly connectionString: string
   /** Prefix of the tables, so several deployments (or tests) can share one database. Default `coedit`. */
   readonly tablePrefix?: string
+  /** How long opening a connection may take before it fails. Default 10 000 ms. */
+  readonly connectTimeoutMs?: number
+  /** How long the server may run one statement before it cancels it. Default 30 000 ms. */
+  readonly statementTimeoutMs?: number
+  /**
+   * How long the client waits for the answer to one query (a hung server or
+   * network) before it fails it and drops the connection. Default 35 000 ms.
+   */
+  readonly queryTimeoutMs?: number
 }
 
 /**
  * Connects, creates the tables if they are missing, and returns the store.
- * Rejects when the database cannot be reached or `tablePrefix` is not a
- * lowercase identifier of at most 41 characters.
+ * Rejects when the database cannot be reached, `tablePrefix` is not a
+ * lowercase identifier of at most 41 characters, or `maxGroupWrites` is
+ * above 32 767.
  */
 export async function openPostgresStore (options: PostgresStoreOptions): Promise<DocStore> {
   const prefix = options.tablePrefix ?? 'coedit'
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new Error(`invalid table prefix "${prefix}"`)
+  // Two parameters per appended row, and one statement takes at most 65 535.
+  if ((options.maxGroupWrites ?? 0) > maxRowsPerInsert) throw new Error(`maxGroupWrites may be at most ${maxRowsPerInsert}`)
   const snapshots = `${prefix}_snapshots`
   const updates = `${prefix}_updates`
   // Bounded waits: a database that hangs fails writes (closing their rooms with 1011) instead of stalling them forever.
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, query_timeout: 35_000 })
-  pool.on('error', () => {}) // an idle client's error surfaces on its next query
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: 4,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    query_timeout: options.queryTimeoutMs ?? 35_000
+  })
+  // The pool listens for errors of idle clients only; a checked-out client's lost connection
+  // would be an unhandled 'error' event. This listener stays for the client's whole life; the
+  // error itself reaches whoever uses the client, as the rejection of its query.
+  pool.on('connect', (client) => client.on('error', ignore))
+  pool.on('error', ignore) // an idle client's error: the pool drops it, the next query gets a fresh one
   const setup = await pool.connect().catch(async (err) => {
     await pool.end()
     throw err
@@ -44,8 +73,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     await setup.query('COMMIT')
     setup.release()
   } catch (err) {
-    await setup.query('ROLLBACK').catch(() => {})
-    setup.release(true)
+    setup.release(err as Error) // closing the connection rolls the transaction back
     await pool.end()
     throw err
   }
@@ -53,10 +81,13 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   const known = new KnownRows()
 
   const appendRun = async (client: pg.PoolClient, transaction: KnownRowsTransaction, run: Write[]): Promise<void> => {
-    // One multi-row insert; rows get increasing seq in array order.
+    // One multi-row insert; rows get increasing seq in row order. Each update is a Buffer
+    // parameter of its own, which pg sends in binary: an array parameter would go as one
+    // hex-encoded string, twice the bytes and bounded by the largest string V8 can build.
+    const rows = run.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')
     const inserted = await client.query(
-      `INSERT INTO ${updates} (doc, data) SELECT * FROM unnest($1::text[], $2::bytea[]) RETURNING doc, seq`,
-      [run.map((write) => write.name), run.map((write) => asBuffer(write.data))])
+      `INSERT INTO ${updates} (doc, data) VALUES ${rows} RETURNING doc, seq`,
+      run.flatMap((write) => [write.name, asBuffer(write.data)]))
     for (const row of inserted.rows as Array<{ doc: string, seq: string }>) transaction.appended(row.doc, Number(row.seq))
   }
 
@@ -101,14 +132,15 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       await client.query('COMMIT')
       client.release()
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      client.release(true)
+      // The connection may be lost or hung: a ROLLBACK could wait for the query timeout
+      // again. Dropping the connection rolls back whatever the server did not commit.
+      client.release(err as Error)
       throw err
     }
     transaction.commit()
   }
 
-  const writes = createGroupCommit(commit)
+  const writes = createGroupCommit(commit, options)
   let closed = false
 
   return {
@@ -130,6 +162,9 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     replace (name, snapshot) {
       return writes.add({ kind: 'replace', name, data: snapshot })
     },
+    release (name) {
+      known.forget(name)
+    },
     async list () {
       await writes.settled()
       const result = await pool.query(`SELECT doc COLLATE "C" AS doc FROM ${snapshots} UNION SELECT doc FROM ${updates} ORDER BY 1`)
@@ -143,6 +178,11 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     }
   }
 }
+
+const ignore = (): void => {}
+
+/** Rows one INSERT statement can carry at two parameters each. */
+const maxRowsPerInsert = 32_767
 
 /** The bytes of `data` as a Buffer sharing its memory (pg sends Buffers as bytea). */
 function asBuffer (data: Uint8Array): Buffer {

@@ -8,20 +8,31 @@
  * OS crash can lose the commits made since the last checkpoint's fsync.
  * `synchronous = FULL` fsyncs the WAL on every commit, so each one survives
  * a power loss too, at the cost of that fsync per group.
+ *
+ * A write that fails (disk full, I/O error, the file locked by another
+ * process for longer than `busyTimeoutMs`) rolls its transaction back and
+ * fails every write of its group; the store stays usable for the next one.
+ * SQLite waits for a lock by sleeping in the calling thread, so the busy
+ * timeout stalls every room of the process: it is kept short.
  */
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DocStore, StoredDocument } from './store.js'
-import { createGroupCommit, type Write } from './group-commit.js'
+import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows } from './known-rows.js'
 
 /** Options of `openSqliteStore`. */
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions extends GroupLimits {
   /** Folder that holds `coedit.db`; created if missing. */
   readonly dataDir: string
   /** 'normal' (default) survives a process crash; 'full' also a power loss. */
   readonly sync?: 'normal' | 'full'
+  /**
+   * How long a write waits for a lock another process holds before its
+   * group fails, blocking the event loop meanwhile. Default 250 ms.
+   */
+  readonly busyTimeoutMs?: number
 }
 
 /** Opens (creating if needed) the database in `dataDir`. */
@@ -30,7 +41,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   const db = new Database(join(options.dataDir, 'coedit.db'))
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`)
-  db.pragma('busy_timeout = 5000')
+  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 250))}`)
   db.exec(`
     CREATE TABLE IF NOT EXISTS snapshots (
       doc TEXT PRIMARY KEY,
@@ -79,7 +90,18 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     }
     return transaction
   })
-  const writes = createGroupCommit((group) => commit.immediate(group).commit())
+  const writes = createGroupCommit((group) => {
+    try {
+      commit.immediate(group).commit()
+    } catch (err) {
+      // better-sqlite3 rolls back a failed transaction; should that ROLLBACK fail too,
+      // the next group must still start a transaction of its own, not nest in this one.
+      if (db.inTransaction) {
+        try { db.exec('ROLLBACK') } catch {}
+      }
+      throw err
+    }
+  }, options)
 
   const read = db.transaction((name: string) => ({
     snapshot: selectSnapshot.get(name) as { data: Buffer, version: number } | undefined,
@@ -98,6 +120,9 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     },
     replace (name, snapshot) {
       return writes.add({ kind: 'replace', name, data: snapshot })
+    },
+    release (name) {
+      known.forget(name)
     },
     async list () {
       writes.flush()

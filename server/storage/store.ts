@@ -17,7 +17,14 @@ export interface StoredDocument {
  * Writes are ordered: across all documents of one store, the promises that
  * `append` and `replace` return resolve in the order the calls were made,
  * each once its write is committed. Implementations group writes made in
- * the same event-loop turn into one transaction.
+ * the same event-loop turn into one transaction, up to a size cap.
+ *
+ * A write that rejects was not confirmed, which is not the same as not
+ * stored: when the database connection is lost while a transaction commits,
+ * every write of it rejects although the commit may have landed. Treat a
+ * rejected write's outcome as unknown and read the document again. A store
+ * fault rejects writes and loads; it never throws elsewhere or ends the
+ * process, and the store serves later calls once the fault is gone.
  */
 export interface DocStore {
   /**
@@ -36,6 +43,15 @@ export interface DocStore {
    * has not loaded (such a snapshot is kept as an update of the log).
    */
   replace (name: string, snapshot: Uint8Array): Promise<void>
+  /**
+   * The room of this document left memory and every write of it settled:
+   * forget what this instance remembers of it (which stored rows it saw), so
+   * that memory does not grow with every document ever opened. Nothing
+   * stored changes. A later `load` learns again what it reads, so a
+   * `replace` after `release` and `load` removes only what this instance saw
+   * since.
+   */
+  release (name: string): void
   /** Lists stored document names in lexical order (by Unicode code point). */
   list (): Promise<string[]>
   /** Waits for every pending write, then releases the store's resources; later writes reject. */

@@ -231,6 +231,57 @@ for (const backend of storeBackends) {
       for (const [name, count] of expectedLog) expect((await store.load(name)).updates).toHaveLength(count)
     })
 
+    it('resolves writes in call order when one turn holds more than a group', async () => {
+      const store = await open()
+      const order: number[] = []
+      const writes: Array<Promise<void>> = []
+      const large = new Uint8Array(9 * 1024 * 1024).fill(7) // larger than a group may be: it goes alone
+      const expectedLog = new Map<string, number>()
+      for (let i = 0; i < 2_100; i++) {
+        const name = i === 1_500 ? 'many-large' : `many-${i % 3}`
+        const write = i === 1_000 ? store.replace(name, textUpdate('snapshot')) : store.append(name, i === 1_500 ? large : textUpdate(`update ${i}`))
+        expectedLog.set(name, i === 1_000 ? 0 : (expectedLog.get(name) ?? 0) + 1)
+        writes.push(write.then(() => { order.push(i) }))
+      }
+      await Promise.all(writes)
+      expect(order).toEqual(Array.from({ length: 2_100 }, (_, i) => i))
+      for (const [name, count] of expectedLog) expect((await store.load(name)).updates, name).toHaveLength(count)
+      expect((await store.load('many-large')).updates.map(hex)).toEqual([hex(large)])
+    })
+
+    it('reads a released document as before', async () => {
+      const store = await open()
+      const update = textUpdate('kept')
+      await store.append('released', update)
+      store.release('released')
+      store.release('never-loaded')
+      expect(hexes(await store.load('released'))).toEqual({ snapshot: null, updates: [hex(update)] })
+    })
+
+    if (backend.persistent) it('after release, a replace removes only what a later load or write showed', async () => {
+      const storage = await backend.create()
+      const store = await storage.open()
+      const other = await storage.open()
+      const forgotten = textUpdate('forgotten ')
+      await store.append('release', forgotten)
+      store.release('release')
+      const snapshot = textUpdate('snapshot ')
+      await store.replace('release', snapshot) // saw nothing since the release: removes nothing
+      const reader = await storage.open()
+      expect(hexes(await reader.load('release'))).toEqual({ snapshot: hex(snapshot), updates: [hex(forgotten)] })
+
+      store.release('release')
+      const relearnt = await store.load('release') // learns the snapshot and the row again
+      expect(hexes(relearnt)).toEqual({ snapshot: hex(snapshot), updates: [hex(forgotten)] })
+      const written = textUpdate('written ')
+      await store.append('release', written)
+      const unseen = textUpdate('unseen ')
+      await other.append('release', unseen) // never loaded by `store`
+      const merged = Y.mergeUpdates([snapshot, forgotten, written])
+      await store.replace('release', merged)
+      expect(hexes(await reader.load('release'))).toEqual({ snapshot: hex(merged), updates: [hex(unseen)] })
+    })
+
     it('lists stored documents in lexical order', async () => {
       const store = await open()
       const names = ['b', 'B', 'a', 'z-1', 'é', '日本', 'only-snapshot']
