@@ -142,7 +142,7 @@ export class RoomRegistry {
     try {
       return await load
     } catch (err) {
-      this.release(name)
+      this.uncharge(name)
       throw err
     } finally {
       this.loading.delete(name)
@@ -178,10 +178,12 @@ export class RoomRegistry {
         await room.compact()
         await room.whenDurable()
         room.destroy(CloseCode.serviceRestart, 'server shutting down')
+        // Before `unloading` forgets the room, so no new load of it can start in between.
+        this.store.release(room.name)
       } catch (err) {
         this.options.logger.error('room.unload-failed', { room: room.name, error: err as Error })
       } finally {
-        this.release(room.name)
+        this.uncharge(room.name)
       }
     })()
     this.unloading.set(room.name, done)
@@ -199,7 +201,11 @@ export class RoomRegistry {
     const timer = this.idle.get(room)
     if (timer) clearTimeout(timer)
     this.idle.delete(room)
-    this.release(room.name)
+    this.uncharge(room.name)
+    // Forgetting more than needed is safe: a later compaction then removes less.
+    void room.whenDurable().then(() => {
+      if (!this.rooms.has(room.name) && !this.loading.has(room.name) && !this.unloading.has(room.name)) this.store.release(room.name)
+    })
   }
 
   private limitOf (key: string): number {
@@ -211,7 +217,7 @@ export class RoomRegistry {
     for (const key of keys) this.loadedBy.set(key, (this.loadedBy.get(key) ?? 0) + 1)
   }
 
-  private release (name: string): void {
+  private uncharge (name: string): void {
     const keys = this.charges.get(name)
     if (!keys) return
     this.charges.delete(name)

@@ -77,6 +77,7 @@ function withHeldLoads (store: DocStore): { store: DocStore, release: () => void
       append: (name, update) => store.append(name, update),
       replace: (name, snapshot) => store.replace(name, snapshot),
       list: () => store.list(),
+      release: (name: string) => store.release(name),
       close: () => store.close()
     },
     release,
@@ -93,6 +94,7 @@ function withFailingAppends (store: DocStore): { store: DocStore, failing: strin
       append: (name: string, update: Uint8Array) => name === wrapper.failing ? Promise.reject(new Error('disk full')) : store.append(name, update),
       replace: (name: string, snapshot: Uint8Array) => store.replace(name, snapshot),
       list: () => store.list(),
+      release: (name: string) => store.release(name),
       close: () => store.close()
     }
   }
