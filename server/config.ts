@@ -34,6 +34,12 @@ export interface Config {
   readonly databaseUrl: string | null
   /** SQLite `synchronous` level: 'normal' survives a process crash, 'full' also a power loss. `SQLITE_SYNC`. */
   readonly sqliteSync: 'normal' | 'full'
+  /**
+   * Redis that links several coedit processes serving the same documents
+   * (`redis://host:port`); null runs one process alone. Needs PostgreSQL
+   * storage. `REDIS_URL`, `--redis-url`.
+   */
+  readonly redisUrl: string | null
   /** Prefix of the PostgreSQL tables, so deployments can share a database. `TABLE_PREFIX`, `--table-prefix`. */
   readonly tablePrefix: string
   /** Folder of the built editor to serve at `/`; null serves no editor. */
@@ -135,6 +141,7 @@ export const defaultConfig: Config = {
   storage: 'sqlite',
   dataDir: './data',
   databaseUrl: null,
+  redisUrl: null,
   sqliteSync: 'normal',
   tablePrefix: 'coedit',
   editorDir: null,

@@ -169,6 +169,23 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
     parse: (text) => { postgresTarget(text); return text },
     defaultText: 'none'
   },
+  redisUrl: {
+    group: 'Storage',
+    placeholder: 'URL',
+    help: 'Redis linking several coedit processes that serve the same documents (redis://host:port); needs PostgreSQL storage',
+    // Never repeated in a message: it may hold a password.
+    parse: (text) => {
+      let url: URL
+      try {
+        url = new URL(text)
+      } catch {
+        throw new Error('must be a redis:// or rediss:// URL')
+      }
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('must be a redis:// or rediss:// URL')
+      return text
+    },
+    defaultText: 'none: one process alone'
+  },
   tablePrefix: {
     group: 'Storage',
     placeholder: 'NAME',
@@ -352,6 +369,9 @@ export function readSettings (flags: Readonly<Record<string, string | undefined>
   const named = (key: keyof Settings): string => label(rowOf.get(key) as Row, found.get(key)?.fromFile)
   const storage = found.has('storage') ? settings.storage : settings.databaseUrl !== null ? 'postgres' : 'sqlite'
   if (storage === 'postgres' && settings.databaseUrl === null) throw new SettingError(`${named('storage')}: postgres needs ${named('databaseUrl')}`)
+  if (settings.redisUrl !== null && storage !== 'postgres') {
+    throw new SettingError(`${named('redisUrl')}: several processes share documents only through PostgreSQL; set ${named('databaseUrl')} too (storage is ${storage})`)
+  }
   try {
     createTokenAuthority({ secret: settings.authSecret, publicKeyPem: settings.authPublicKeyPem })
   } catch (err) {
