@@ -3,14 +3,14 @@
  * process, stopped by a signal, and the export and import subcommands on
  * the same data folder.
  */
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
-import { buildServer, startChildRelay } from '../helpers/child-relay.js'
+import { startChildRelay } from '../helpers/child-relay.js'
 import { connectClient, onTeardown, synced, waitFor } from '../helpers/relay.js'
 import { closeCodeOf, openWebSocket } from '../helpers/raw-socket.js'
 
@@ -29,8 +29,6 @@ function coedit (...args: string[]): { status: number | null, stdout: Buffer, st
 }
 
 describe('coedit command', () => {
-  beforeAll(() => buildServer(), 120_000)
-
   it('stops on SIGTERM: saves, closes every socket with 1012 and exits 0', async () => {
     const dataDir = tempDataDir()
     const relay = await startChildRelay(['--data-dir', dataDir])

@@ -8,9 +8,9 @@
  * applying it all to a copy (which catches lost deletions too). Rounds use
  * consecutive seeds from `CRASH_SEED` (default below).
  */
-import { beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { buildServer, startChildRelay, type ChildRelay } from '../helpers/child-relay.js'
+import { startChildRelay, type ChildRelay } from '../helpers/child-relay.js'
 import { RawClient, highestClocks, missingFrom, type Clocks } from '../helpers/raw-client.js'
 import { persistentBackends } from '../helpers/stores.js'
 import { describeWithServices } from '../helpers/services.js'
@@ -27,8 +27,6 @@ const maxEditingMs = 15_000
 /** Small, so kills land during compactions too. */
 const compactAfterUpdates = 50
 const room = 'crash-test'
-
-beforeAll(() => buildServer(), 60_000)
 
 /** Deletes 1–3 characters (three times in ten) or inserts a 1–4 letter word, at a random place. */
 function edit (text: Y.Text, random: Random): void {
