@@ -6,7 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type * as Y from 'yjs'
 import { onTeardown } from './relay.js'
+import { RawClient } from './raw-client.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cli = fileURLToPath(new URL('../../dist/server/cli.js', import.meta.url))
@@ -94,4 +96,16 @@ export async function startChildRelay (args: readonly string[]): Promise<ChildRe
       return await exited
     }
   }
+}
+
+/**
+ * The document `room` holds on `relay`, as a fresh client receives it when it
+ * connects: connects, syncs, disconnects. The client is destroyed after the test.
+ */
+export async function fetchChildDocument (relay: ChildRelay, room: string): Promise<Y.Doc> {
+  const probe = new RawClient()
+  onTeardown(() => probe.destroy())
+  await probe.connect(relay.url, room)
+  probe.terminate()
+  return probe.doc
 }

@@ -10,7 +10,7 @@
  */
 import { expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { startChildRelay, type ChildRelay } from '../helpers/child-relay.js'
+import { fetchChildDocument, startChildRelay } from '../helpers/child-relay.js'
 import { RawClient, highestClocks, missingFrom, type Clocks } from '../helpers/raw-client.js'
 import { persistentBackends } from '../helpers/stores.js'
 import { describeWithServices } from '../helpers/services.js'
@@ -56,15 +56,6 @@ function keepEditing (client: RawClient, random: Random): { stop: () => void, re
 /** The clock of `doc`'s own client id. */
 function ownClock (doc: Y.Doc): number {
   return Y.decodeStateVector(Y.encodeStateVector(doc)).get(doc.clientID) ?? 0
-}
-
-/** The document as a restarted server holds it, fetched by a fresh client before anyone else connects. */
-async function fetchDocument (relay: ChildRelay): Promise<Y.Doc> {
-  const probe = new RawClient()
-  onTeardown(() => probe.destroy())
-  await probe.connect(relay.url, room)
-  probe.terminate()
-  return probe.doc
 }
 
 interface RoundReport {
@@ -122,7 +113,7 @@ for (const backend of persistentBackends) {
         await waitFor(() => clients.every((client) => !client.connected), 5_000, 'clients to notice the kill')
 
         relay = await startChildRelay(argsFor(round + 1))
-        const restarted = await fetchDocument(relay)
+        const restarted = await fetchChildDocument(relay, room)
         const roundUpdates: Uint8Array[] = []
         let savedConfirmations = 0
         for (const client of clients) {
@@ -156,7 +147,7 @@ for (const backend of persistentBackends) {
         Buffer.from(Y.encodeStateVector(client.doc)).equals(Buffer.from(Y.encodeStateVector(clients[0].doc)))), 20_000, 'convergence')
       expect(await relay.stop()).toBe(0)
       relay = await startChildRelay(argsFor(0))
-      const final = await fetchDocument(relay)
+      const final = await fetchChildDocument(relay, room)
       expect(final.getText('text').toString()).toBe(expected())
       expect(Buffer.from(Y.encodeStateVector(final)).equals(Buffer.from(Y.encodeStateVector(clients[0].doc)))).toBe(true)
       expect(await relay.stop()).toBe(0)
