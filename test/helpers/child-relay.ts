@@ -3,17 +3,25 @@
  * can kill it with SIGKILL and start it again on the same data. Every child
  * is killed after the test that started it, by its own pid.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type * as Y from 'yjs'
 import { onTeardown } from './relay.js'
+import { RawClient } from './raw-client.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cli = fileURLToPath(new URL('../../dist/server/cli.js', import.meta.url))
 
-/** Compiles `server/` into `dist/server`, so children run the current source. Throws with tsc's output on failure. */
+/**
+ * Checks that the built server is there; builds nothing. `test/global-setup.ts`
+ * builds `dist/` once before any test file runs, so no file rewrites it while
+ * another starts a server from it. Kept for files that call it in `beforeAll`;
+ * throws when `dist/server/cli.js` is missing (the run did not go through
+ * Vitest's global setup).
+ */
 export function buildServer (): void {
-  const result = spawnSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${result.stdout}${result.stderr}`)
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run the tests with \`npm test\` or \`npx vitest run\`, whose global setup builds it`)
 }
 
 /** A running `coedit serve`. */
@@ -88,4 +96,16 @@ export async function startChildRelay (args: readonly string[]): Promise<ChildRe
       return await exited
     }
   }
+}
+
+/**
+ * The document `room` holds on `relay`, as a fresh client receives it when it
+ * connects: connects, syncs, disconnects. The client is destroyed after the test.
+ */
+export async function fetchChildDocument (relay: ChildRelay, room: string): Promise<Y.Doc> {
+  const probe = new RawClient()
+  onTeardown(() => probe.destroy())
+  await probe.connect(relay.url, room)
+  probe.terminate()
+  return probe.doc
 }

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import type { Relay } from '../../server/relay.js'
-import { encodeSyncStep1, messageSync, syncStep2 } from '../../server/protocol/messages.js'
+import { encodeSyncStep1, messageSync, syncStep2, syncUpdate } from '../../server/protocol/messages.js'
 import { onTeardown } from './relay.js'
 
 /** WebSocket opcodes (RFC 6455 §5.2). */
@@ -306,6 +306,24 @@ export async function closeCodeOf (socket: WebSocket, timeoutMs = 10_000): Promi
       resolve(code)
     })
   })
+}
+
+/**
+ * Records every message the server sends on a `ws` socket from now on, in
+ * arrival order and as Buffers whatever the socket's `binaryType`; the
+ * returned array grows as messages arrive.
+ */
+export function recordMessages (socket: WebSocket): Buffer[] {
+  const messages: Buffer[] = []
+  socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+    messages.push(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data))
+  })
+  return messages
+}
+
+/** The sync update messages (`[messageSync, syncUpdate, …]`) among `messages`. */
+export function syncUpdatesIn (messages: readonly Buffer[]): Buffer[] {
+  return messages.filter((data) => data.length >= 2 && data[0] === messageSync && data[1] === syncUpdate)
 }
 
 /** Whether a server message is a sync step 2 (the answer to a step 1). */

@@ -3,10 +3,9 @@
  * connections, display names, origins, the token endpoints and the
  * `coedit token` command.
  */
-import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { execFile, spawnSync } from 'node:child_process'
+import { describe, expect, it, vi } from 'vitest'
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -288,12 +287,6 @@ describe('coedit token', () => {
   const root = fileURLToPath(new URL('../..', import.meta.url))
   const cli = join(root, 'dist/server/cli.js')
 
-  beforeAll(() => {
-    if (builtIsCurrent(root, cli)) return
-    const result = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' })
-    if (result.status !== 0) throw new Error(`npm run build:server failed:\n${result.stdout}${result.stderr}`)
-  }, 60_000)
-
   function run (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
     return new Promise((resolve) => {
       execFile(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
@@ -344,18 +337,3 @@ describe('coedit token', () => {
     })
   })
 })
-
-/** Whether `dist/server/cli.js` is newer than every file under `server/`. */
-function builtIsCurrent (root: string, cli: string): boolean {
-  let built: number
-  try {
-    built = statSync(cli).mtimeMs
-  } catch {
-    return false
-  }
-  const newest = (dir: string): number => Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-    const path = join(dir, entry.name)
-    return entry.isDirectory() ? newest(path) : statSync(path).mtimeMs
-  }))
-  return built >= newest(join(root, 'server'))
-}

@@ -8,9 +8,9 @@
  * applying it all to a copy (which catches lost deletions too). Rounds use
  * consecutive seeds from `CRASH_SEED` (default below).
  */
-import { beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { buildServer, startChildRelay, type ChildRelay } from '../helpers/child-relay.js'
+import { fetchChildDocument, startChildRelay } from '../helpers/child-relay.js'
 import { RawClient, highestClocks, missingFrom, type Clocks } from '../helpers/raw-client.js'
 import { persistentBackends } from '../helpers/stores.js'
 import { describeWithServices } from '../helpers/services.js'
@@ -27,8 +27,6 @@ const maxEditingMs = 15_000
 /** Small, so kills land during compactions too. */
 const compactAfterUpdates = 50
 const room = 'crash-test'
-
-beforeAll(() => buildServer(), 60_000)
 
 /** Deletes 1–3 characters (three times in ten) or inserts a 1–4 letter word, at a random place. */
 function edit (text: Y.Text, random: Random): void {
@@ -58,15 +56,6 @@ function keepEditing (client: RawClient, random: Random): { stop: () => void, re
 /** The clock of `doc`'s own client id. */
 function ownClock (doc: Y.Doc): number {
   return Y.decodeStateVector(Y.encodeStateVector(doc)).get(doc.clientID) ?? 0
-}
-
-/** The document as a restarted server holds it, fetched by a fresh client before anyone else connects. */
-async function fetchDocument (relay: ChildRelay): Promise<Y.Doc> {
-  const probe = new RawClient()
-  onTeardown(() => probe.destroy())
-  await probe.connect(relay.url, room)
-  probe.terminate()
-  return probe.doc
 }
 
 interface RoundReport {
@@ -124,7 +113,7 @@ for (const backend of persistentBackends) {
         await waitFor(() => clients.every((client) => !client.connected), 5_000, 'clients to notice the kill')
 
         relay = await startChildRelay(argsFor(round + 1))
-        const restarted = await fetchDocument(relay)
+        const restarted = await fetchChildDocument(relay, room)
         const roundUpdates: Uint8Array[] = []
         let savedConfirmations = 0
         for (const client of clients) {
@@ -158,7 +147,7 @@ for (const backend of persistentBackends) {
         Buffer.from(Y.encodeStateVector(client.doc)).equals(Buffer.from(Y.encodeStateVector(clients[0].doc)))), 20_000, 'convergence')
       expect(await relay.stop()).toBe(0)
       relay = await startChildRelay(argsFor(0))
-      const final = await fetchDocument(relay)
+      const final = await fetchChildDocument(relay, room)
       expect(final.getText('text').toString()).toBe(expected())
       expect(Buffer.from(Y.encodeStateVector(final)).equals(Buffer.from(Y.encodeStateVector(clients[0].doc)))).toBe(true)
       expect(await relay.stop()).toBe(0)

@@ -6,8 +6,6 @@
  * process itself.)
  */
 import { describe, expect, it } from 'vitest'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
@@ -19,6 +17,7 @@ import { captureLog, connectClient, startTestRelay, synced, waitFor, type TestCl
 import { persistentBackends, type StoreBackend } from '../helpers/stores.js'
 import { describeWithServices } from '../helpers/services.js'
 import { seededRandom, type Random } from '../helpers/random.js'
+import { memoryAfterGc } from '../helpers/memory.js'
 
 /** An update that inserts `text` into the shared text of a document of its own. */
 function textUpdate (text: string): Uint8Array {
@@ -242,18 +241,6 @@ for (const backend of persistentBackends) {
   await describeWithServices(backend.services, `durability with ${backend.name}`, () => durabilitySuite(backend))
 }
 
-/** `global.gc`, made available at run time. */
-function exposeGc (): () => void {
-  v8.setFlagsFromString('--expose-gc')
-  return vm.runInNewContext('gc') as () => void
-}
-
-/** Heap in use after full collections. */
-function heapAfterGc (gc: () => void): number {
-  for (let i = 0; i < 3; i++) gc()
-  return process.memoryUsage().heapUsed
-}
-
 /**
  * Stores one update in `room` through a bare socket that asked for saved
  * confirmations, and resolves with the socket once the update is durable.
@@ -287,7 +274,8 @@ describe('unloading with sqlite', () => {
   const sqlite = persistentBackends.find((backend) => backend.name === 'sqlite')!
 
   it('gives back the memory of rooms once they unload', async () => {
-    const gc = exposeGc()
+    const memory = memoryAfterGc()
+    const heapAfterGc = (): number => memory().heapUsed
     const relay = await startTestRelay({
       store: await (await sqlite.create()).open(),
       unloadGraceMs: 20,
@@ -307,18 +295,18 @@ describe('unloading with sqlite', () => {
       await waitFor(() => relay.registry.size === 0 && relay.connectionCount === 0, 20_000, 'every room to unload')
     }
     await empty(await fill('warm-up', 30)) // code paths compiled, pools allocated
-    const baseline = heapAfterGc(gc)
+    const baseline = heapAfterGc()
     const sockets = await fill('room', 300)
     expect(relay.registry.size).toBe(300)
-    const loaded = heapAfterGc(gc)
+    const loaded = heapAfterGc()
     const MiB = 1024 * 1024
     expect(loaded - baseline, `300 rooms took only ${((loaded - baseline) / MiB).toFixed(1)} MiB`).toBeGreaterThan(20 * MiB)
     await empty(sockets)
     sockets.length = 0
     // A room leaves the registry before its last compaction commits; it is freed once that is durable.
     const limit = (loaded - baseline) * 0.1
-    let after = heapAfterGc(gc)
-    await waitFor(() => (after = heapAfterGc(gc)) - baseline < limit, 10_000).catch(() => {})
+    let after = heapAfterGc()
+    await waitFor(() => (after = heapAfterGc()) - baseline < limit, 10_000).catch(() => {})
     const report = `baseline ${(baseline / MiB).toFixed(1)} MiB, 300 rooms ${(loaded / MiB).toFixed(1)} MiB, unloaded ${(after / MiB).toFixed(1)} MiB`
     expect(after - baseline, report).toBeLessThan(limit)
   })

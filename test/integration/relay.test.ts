@@ -3,8 +3,8 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { connectClient, startTestRelay, synced, waitFor, captureLog, type TestClient } from '../helpers/relay.js'
 import { seededRandom } from '../helpers/random.js'
-import { encodeSyncStep1 } from '../../server/protocol/messages.js'
-import { closeCodeOf, openWebSocket } from '../helpers/raw-socket.js'
+import { encodeSyncStep1, encodeUpdate, messageAwareness } from '../../server/protocol/messages.js'
+import { closeCodeOf, openWebSocket, recordMessages, sendThenProbe, syncUpdatesIn } from '../helpers/raw-socket.js'
 
 describe('relay with the stock y-websocket client', () => {
   it('syncs text between two clients', async () => {
@@ -107,18 +107,25 @@ describe('relay with the stock y-websocket client', () => {
     expect(two.registry.get('same-name')?.text).toBe('')
   })
 
-  it('does not echo an update to its sender', async () => {
+  it('sends an update once to every other connection in the room and never back to its sender', async () => {
     const relay = await startTestRelay()
-    const a = connectClient(relay, 'echo')
-    const b = connectClient(relay, 'echo')
-    await Promise.all([synced(a), synced(b)])
-    let echoed = 0
-    a.doc.on('update', (_update: Uint8Array, origin: unknown) => { if (origin === a.provider) echoed++ })
-    a.text.insert(0, 'x')
-    await waitFor(() => b.text.toString() === 'x')
-    b.text.insert(1, 'y')
-    await waitFor(() => a.text.toString() === 'xy')
-    expect(echoed).toBe(1)
+    const author = await openWebSocket(relay, 'echo')
+    const peer = await openWebSocket(relay, 'echo')
+    const toAuthor = recordMessages(author)
+    const toPeer = recordMessages(peer)
+    // Each is in the room once its first sync step 1 is answered.
+    expect(await sendThenProbe(author)).toBe('answered')
+    expect(await sendThenProbe(peer)).toBe('answered')
+    const edit = new Y.Doc()
+    edit.getText('text').insert(0, 'x')
+    const update = encodeUpdate(Y.encodeStateAsUpdate(edit))
+    // An answer to a sync step 1 is queued behind the writes before it, as the copies of an
+    // update are: once the author's and then the peer's probe is answered, every copy was sent.
+    expect(await sendThenProbe(author, update)).toBe('answered')
+    expect(await sendThenProbe(peer)).toBe('answered')
+    expect(syncUpdatesIn(toAuthor)).toEqual([])
+    expect(syncUpdatesIn(toPeer)).toEqual([Buffer.from(update)])
+    expect(relay.registry.get('echo')?.text).toBe('x')
   })
 
   it('unloads a room after its last client leaves and the grace period passes', async () => {
@@ -189,7 +196,10 @@ describe('relay rejects bad requests', () => {
     const code = await closeCodeOf(silent)
     expect(code).toBe(1006)
     const answering = await openWebSocket(relay, 'heartbeat')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    let pings = 0
+    answering.on('ping', () => { pings++ })
+    // Each ping after the first comes from a round that found the pong to the one before.
+    await waitFor(() => pings >= 3 || answering.readyState !== WebSocket.OPEN, 5_000, 'three pings')
     expect(answering.readyState).toBe(WebSocket.OPEN)
   })
 })
@@ -213,10 +223,9 @@ describe('presence', () => {
     const relay = await startTestRelay()
     const alone = connectClient(relay, 'alone')
     await synced(alone)
-    const before = alone.provider.wsLastMessageReceived
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    const received = recordMessages(alone.provider.ws as unknown as WebSocket)
     alone.provider.awareness.setLocalStateField('user', { name: 'Solo' })
-    await waitFor(() => alone.provider.wsLastMessageReceived > before, 5_000, 'own awareness echoed')
+    await waitFor(() => received.some((data) => data[0] === messageAwareness), 5_000, 'own awareness echoed')
   })
 })
 
