@@ -175,6 +175,7 @@ export class RoomRegistry {
     this.rooms.delete(room.name)
     const done = (async () => {
       try {
+        room.seal()
         await room.compact()
         await room.whenDurable()
         room.destroy(CloseCode.serviceRestart, 'server shutting down')

@@ -106,6 +106,8 @@ export class Room {
   /** While the document is rebuilt, the work that arrived meanwhile; null otherwise. */
   private held: Array<() => void> | null = null
   private failed = false
+  /** Set once the room is unloading: messages are no longer taken, so the last writes can settle. */
+  private sealed = false
   /** Whether a client changed the document since it loaded. */
   private changedSinceLoad = false
   /** Settles after the latest store write (appends and replaces settle in call order). */
@@ -186,7 +188,7 @@ export class Room {
    * `raw` is the message as received, forwarded verbatim where possible.
    */
   receive (connection: RoomConnection, message: ClientMessage, raw: Uint8Array): void {
-    if (this.failed || !this.members.has(connection)) return
+    if (this.failed || this.sealed || !this.members.has(connection)) return
     if (this.held) {
       this.held.push(() => this.receive(connection, message, raw))
       return
@@ -222,6 +224,16 @@ export class Room {
       write = this.lastWrite
       await write
     } while (write !== this.lastWrite)
+  }
+
+  /**
+   * Stops taking messages, so that the writes made so far can settle while
+   * the room unloads: a client that keeps typing cannot hold shutdown off.
+   * What its connections send afterwards is dropped unconfirmed; they are
+   * closed once the room is saved and send it again when they reconnect.
+   */
+  seal (): void {
+    this.sealed = true
   }
 
   /**
