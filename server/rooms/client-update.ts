@@ -88,12 +88,17 @@ export class ClientUpdates {
   private items: number
   /** At least the structs and delete ranges waiting for missing dependencies. */
   private pendingItems: number
-  private lastTransaction: Y.Transaction | null = null
+  /**
+   * The transactions the last `apply` ran. Usually one; Yjs opens a second
+   * one during cleanup when an update replaces a subdocument (destroying the
+   * loser), and that one may hold the only change.
+   */
+  private readonly transactions: Y.Transaction[] = []
 
   constructor (private readonly doc: Y.Doc, private readonly budget: DocumentBudget) {
     this.items = countItems(doc)
     this.pendingItems = countPendingItems(doc)
-    doc.on('afterTransaction', (transaction: Y.Transaction) => { this.lastTransaction = transaction })
+    doc.on('afterTransaction', (transaction: Y.Transaction) => { this.transactions.push(transaction) })
   }
 
   /** The document's items, as counted for the budget (an upper bound). */
@@ -136,16 +141,15 @@ export class ClientUpdates {
     const store = this.doc.store
     const pendingBefore = store.pendingStructs && { missing: new Map(store.pendingStructs.missing), update: store.pendingStructs.update }
     const pendingDsBefore = store.pendingDs
-    this.lastTransaction = null
+    this.transactions.length = 0
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (err) {
       throw new BrokenDocumentError(`update does not apply: ${(err as Error).message}`)
     }
     this.items += cost
-    const transaction = this.lastTransaction as Y.Transaction | null
-    this.lastTransaction = null
-    const integrated = transaction !== null && changedDocument(transaction)
+    const transactions = this.transactions.splice(0)
+    const integrated = transactions.some(changedDocument)
     // Yjs re-encodes what waits on every update, so compare contents: a client that reconnects
     // sends back what it holds waiting, and that must not be stored and relayed again.
     const pendingChanged = !sameBytes(store.pendingStructs?.update, pendingBefore?.update) || !sameBytes(store.pendingDs, pendingDsBefore)
@@ -158,7 +162,7 @@ export class ClientUpdates {
       store.pendingDs = pendingDsBefore
       this.pendingItems = countPendingItems(this.doc)
       if (!integrated) throw refusal
-      const kept = Y.encodeStateAsUpdate(this.doc, encodeStateVectorMap(transaction.beforeState))
+      const kept = Y.encodeStateAsUpdate(this.doc, encodeStateVectorMap(transactions[0].beforeState))
       return { changed: true, update: kept, verbatim: false, items: cost, refusal }
     }
     if (!integrated && !pendingChanged) return { changed: false }
