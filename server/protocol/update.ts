@@ -328,18 +328,19 @@ const anyBytes = 116
  * `limit + 1`.
  */
 function readAnyDepth (decoder: decoding.Decoder, limit: number): number {
-  // Values left to read in each open array or object, outermost first, and
-  // whether it is an object; made for the first array or object only.
-  let left: number[] | null = null
-  let inObject: boolean[] | null = null
+  // Values left to read in each enclosing array or object, outermost first,
+  // stored as -1 - left for objects (whose values come after keys); made for
+  // the first array or object only.
+  let outer: number[] | null = null
   let deepest = 0
   let remaining = 1
   let keyed = false
   for (;;) {
     while (remaining === 0) {
-      if (left === null || inObject === null || left.length === 0) return deepest
-      remaining = left.pop()!
-      keyed = inObject.pop()!
+      if (outer === null || outer.length === 0) return deepest
+      const left = outer.pop()!
+      keyed = left < 0
+      remaining = keyed ? -1 - left : left
     }
     remaining--
     if (keyed) decoding.readVarString(decoder)
@@ -355,12 +356,10 @@ function readAnyDepth (decoder: decoding.Decoder, limit: number): number {
       case anyObject:
       case anyArray: {
         const length = decoding.readVarUint(decoder)
-        left ??= []
-        inObject ??= []
-        left.push(remaining)
-        inObject.push(keyed)
-        if (left.length > deepest) {
-          deepest = left.length
+        outer ??= []
+        outer.push(keyed ? -1 - remaining : remaining)
+        if (outer.length > deepest) {
+          deepest = outer.length
           if (deepest > limit) return deepest
         }
         remaining = length

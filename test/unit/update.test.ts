@@ -179,6 +179,24 @@ describe('checkUpdate: values nested at most maxContentDepth deep', () => {
     expect(verdict(anyOf(100), { content: 'structured', maxContentDepth: 100 })).toBe('accepted')
   })
 
+  it('reads `any` values of every kind as lib0 writes them, objects with several keys around nested values', () => {
+    const doc = new Y.Doc()
+    const value = {
+      a: [1, -70000, 1.5, 2 ** 40, { b: null, c: [true, false, 'x'] }, new Uint8Array([1, 2])],
+      d: 'after a nested array',
+      e: { f: { g: [[]] }, h: 10n },
+      i: undefined
+    }
+    const update = updateOf(doc, () => doc.getMap('map').set('k', value))
+    expect(verdict(update, structured)).toBe('accepted')
+    // The value, e, f, g and the array in g: five levels.
+    expect(verdict(update, { content: 'structured', maxContentDepth: 5 })).toBe('accepted')
+    expect(verdict(update, { content: 'structured', maxContentDepth: 4 })).toBe('content-refused')
+    for (let cut = 1; cut < update.length; cut++) {
+      expect(verdict(update.slice(0, cut), { content: 'structured', maxContentDepth: 5 })).toBe('invalid-update')
+    }
+  })
+
   it('still refuses values that do not parse as invalid updates', () => {
     expect(verdict(embedOf('{"a":'), structured)).toBe('invalid-update')
     expect(verdict(itemUpdate(8, (e) => { encoding.writeVarUint(e, 1); encoding.writeUint8(e, 115) }, 'map', 'k'), structured)).toBe('invalid-update')
