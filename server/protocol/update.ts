@@ -80,16 +80,15 @@ const textRootName = 'text'
  * may nest it arbitrarily deep) counts as too deep.
  *
  * Builds no Yjs structs and allocates little: this runs once for every
- * update a client sends. Updates with shared types in them are read twice.
+ * update a client sends. Under `structured` and `any` it keeps a small
+ * record of each struct, to find the depth of the shared types the update
+ * creates, if any.
  */
 export function checkUpdate (update: Uint8Array, policy: UpdatePolicy, doc?: Y.Doc): UpdateShape {
   try {
-    const shape = scanUpdate(decoding.createDecoder(update), policy, null)
-    if (shape.types > 0) {
-      const records: StructRecord[] = []
-      scanUpdate(decoding.createDecoder(update), policy, records)
-      checkTypeDepth(records, policy.maxContentDepth, doc)
-    }
+    const records: StructRecord[] | null = policy.content === 'text' ? null : []
+    const shape = scanUpdate(decoding.createDecoder(update), policy, records)
+    if (records !== null && shape.types > 0) checkTypeDepth(records, policy.maxContentDepth, doc)
     return { structs: shape.structs, deleteRanges: shape.deleteRanges, subdocuments: shape.subdocuments }
   } catch (err) {
     if (err instanceof ProtocolError) throw err
