@@ -162,8 +162,12 @@ export interface Scenario {
  * simplifies edits. A counterexample prints as its edits, long values cut.
  */
 export function scenarioArbitrary (bounds: ScenarioBounds = defaultBounds): fc.Arbitrary<Scenario> {
-  return fc.array(opArbitrary(bounds), { minLength: 1, maxLength: bounds.maxOps })
-    .map((ops) => ({ ops, steps: buildSteps(ops, bounds.actors), [fc.toStringMethod]: () => describeOps(ops) }))
+  return fc.array(opArbitrary(bounds), { minLength: 1, maxLength: bounds.maxOps }).map((ops) => scenarioOf(ops, bounds.actors))
+}
+
+/** The scenario of `ops` played by `actors` clients, as `scenarioArbitrary` makes them (for fixed examples). */
+export function scenarioOf (ops: readonly Op[], actors: number = defaultBounds.actors): Scenario {
+  return { ops, steps: buildSteps(ops, actors), [fc.toStringMethod]: () => describeOps(ops) } as Scenario
 }
 
 /** One line per edit, values cut to 60 characters. */
