@@ -218,7 +218,7 @@ function syncPayload (message: Uint8Array): Uint8Array {
   return decoding.readVarUint8Array(decoder)
 }
 
-describe('attacks on the relay, each against a server process on SQLite', () => {
+describe('attacks on the relay, each against a server process on SQLite', { timeout: 90_000 }, () => {
   it('1. JSON nested thousands deep is refused with 4422, and the room goes through its lifecycle', async () => {
     const server = await startServer(['--content', 'structured', '--max-content-depth', '32'])
     const typist = keepTyping(server)
@@ -346,19 +346,25 @@ describe('attacks on the relay, each against a server process on SQLite', () => 
     await lifecycle(server, room, 'plain text\n', typist)
   })
 
-  it('4. sync step 1 with an up-to-date state vector is answered with no structs, and repeating it past the message budget closes with 1008', async () => {
+  it('4. sync step 1 with an up-to-date state vector is answered with the delete set alone; repeating it past the message budget closes with 1008', async () => {
+    // What such a step 1 costs the server is time (a walk over every struct), which tests do not
+    // measure: the benchmark does. Here: the answer is right, and one connection cannot repeat it
+    // without bound.
     const burst = 200
     const server = await startServer(['--max-message-burst', String(burst), '--max-messages-per-second', String(burst)])
     const typist = keepTyping(server)
     const room = 'up-to-date'
-    // A document of 20 000 characters of which every other one is deleted: 10 000 delete ranges.
-    const writer = await legitimateText(server, room, 'ab'.repeat(10_000))
+    // 20 000 structs (each character typed before the previous one), 200 of them deleted.
+    const writer = await legitimateText(server, room, 'start\n')
     const text = writer.doc.getText(textName)
-    writer.doc.transact(() => { for (let i = 1; i <= 10_000; i++) text.delete(i, 1) })
+    writer.doc.transact(() => { for (let i = 0; i < 20_000; i++) text.insert(0, 'x') })
+    writer.doc.transact(() => { for (let i = 0; i < 200; i++) text.delete(i * 99, 1) })
     const expected = text.toString()
     const reader = rawClient()
     await reader.connect(server.child.url, room)
-    await waitFor(() => reader.doc.getText(textName).toString() === expected, 10_000, 'the deletions at a reader')
+    await waitFor(() => reader.doc.getText(textName).toString() === expected, 10_000, 'the writer\'s edits at a reader')
+    expect(itemCount(reader.doc), 'structs of the document').toBeGreaterThan(20_000)
+
     const socket = await openWebSocket(server.child, room)
     const answers: Uint8Array[] = []
     socket.on('message', (data: Buffer) => {
@@ -369,7 +375,9 @@ describe('attacks on the relay, each against a server process on SQLite', () => 
     socket.send(upToDate)
     await waitFor(() => answers.length === 1, 10_000, 'the answer to an up-to-date sync step 1')
     const answer = syncPayload(answers[0])
-    expect(Y.decodeUpdate(answer).structs, 'structs in the answer to an up-to-date state vector').toEqual([])
+    const decoded = Y.decodeUpdate(answer)
+    expect(decoded.structs, 'structs in the answer to an up-to-date state vector').toEqual([])
+    expect(Y.equalDeleteSets(decoded.ds, Y.snapshot(reader.doc).ds), 'the answer carries the whole delete set').toBe(true)
     const before = Y.snapshot(reader.doc)
     Y.applyUpdate(reader.doc, answer)
     expect(Y.equalSnapshots(before, Y.snapshot(reader.doc)), 'the answer changes nothing for an up-to-date client').toBe(true)
