@@ -11,9 +11,7 @@
 import fc from 'fast-check'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-
-/** The root `Y.Text` every coedit client edits. */
-export const textName = 'text'
+import { textName } from '../../server/rooms/room.js'
 
 /** What an update holds, as far as a content policy is concerned. */
 export type ContentClass =

@@ -33,8 +33,9 @@ import { highestClocks, RawClient } from '../helpers/raw-client.js'
 import { storeBackends, type TestStorage } from '../helpers/stores.js'
 import {
   deepAny, deepEmbed, deletionsForUnknownClient, everyOtherDeletion, itemCount, longText, manySubdocuments,
-  nested, orphanStructs, pendingItemCount, textName
+  nested, orphanStructs, pendingItemCount
 } from '../helpers/yjs-structures.js'
+import { textName } from '../../server/rooms/room.js'
 import { encodeAwareness, encodeQueryAwareness, encodeSyncStep1, encodeUpdate, messageAwareness, messageSync, syncStep2 } from '../../server/protocol/messages.js'
 import { encodeAwarenessUpdate } from '../../server/protocol/awareness.js'
 import { CloseCode } from '../../server/protocol/errors.js'

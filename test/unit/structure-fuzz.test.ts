@@ -119,10 +119,16 @@ async function fuzzBench (policy: ContentPolicy): Promise<{
     const room = `fuzz-${policy}-${++runs}`
     const logStart = lines.length
     const sockets: Array<WebSocket | undefined> = []
+    let refused = 0
+    let closed = 0
     for (const [index, step] of scenario.steps.entries()) {
       let socket = sockets[step.actor]
-      if (!socket || socket.readyState !== socket.OPEN) socket = sockets[step.actor] = await openWebSocket(relay, room)
+      if (!socket || socket.readyState !== socket.OPEN) {
+        socket = sockets[step.actor] = await openWebSocket(relay, room)
+        socket.once('close', () => { closed++ })
+      }
       const outcome = await sendThenProbe(socket, encodeUpdate(step.update))
+      if (outcome !== 'answered') refused++
       const key = `${step.label} ${outcome}`
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
       expect(allowedOutcomes(policy, step.content), `step ${index} (${step.label}, ${step.update.length} bytes, ${step.content})`).toContain(outcome)
@@ -149,6 +155,10 @@ async function fuzzBench (policy: ContentPolicy): Promise<{
       expect(content.typeDepth, 'deepest nested type').toBeLessThanOrEqual(budgets.maxContentDepth + 1)
       if (policy === 'any') expect(content.subdocuments, 'subdocuments').toBeLessThanOrEqual(budgets.maxSubdocumentsPerDocument)
     }
+
+    // A refusal closed its own connection and no other.
+    expect(closed, 'connections closed by the relay').toBe(refused)
+    expect(holder.readyState, 'a connection that sent nothing').toBe(holder.OPEN)
 
     // Everyone leaves: the room compacts and unloads, then loads again from SQLite to the same state.
     holder.terminate()
