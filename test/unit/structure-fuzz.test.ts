@@ -100,7 +100,6 @@ function allowedOutcomes (policy: ContentPolicy, content: ContentClass): Array<'
 /** A relay on SQLite with the fuzzing budgets, a witness room, and the checks every scenario must pass. */
 async function fuzzBench (policy: ContentPolicy): Promise<{
   readonly relay: Relay
-  readonly log: string[]
   readonly run: (scenario: Scenario) => Promise<void>
   readonly outcomes: Map<string, number>
 }> {
@@ -178,7 +177,7 @@ async function fuzzBench (policy: ContentPolicy): Promise<{
     expect(lines.slice(logStart).filter((line) => brokenEvents.test(line)), 'log lines of broken rooms').toEqual([])
   }
 
-  return { relay, log: lines, run, outcomes }
+  return { relay, run, outcomes }
 }
 
 /**
