@@ -421,7 +421,8 @@ describe('attacks on the relay, each against a server process on SQLite', { time
     joiner.on('message', (data: Buffer) => { if (data[0] === messageAwareness) presenceBytes += data.length })
     expect(await sendThenProbe(joiner, encodeQueryAwareness())).toBe('answered')
     expect(presenceBytes, 'presence bytes a joiner receives (on joining and on asking)').toBeLessThanOrEqual(2 * (roomLimit + KiB))
-    expect(presenceBytes).toBeGreaterThanOrEqual(2 * 6 * 10 * KiB)
+    // The states sent on joining may arrive before the listener is attached; the answer to the query comes after.
+    expect(presenceBytes).toBeGreaterThanOrEqual(6 * 10 * KiB)
 
     for (const socket of [attacker, ...guests, seventh, joiner]) socket.terminate()
     writer.terminate()
