@@ -20,7 +20,7 @@ import type { DocStore } from './storage/store.js'
 import { createMemoryStore } from './storage/memory.js'
 import { openSqliteStore } from './storage/sqlite.js'
 import { openPostgresStore } from './storage/postgres.js'
-import { applyStoredDocument, textName } from './rooms/room.js'
+import { applyStoredDocument, textName } from './protocol/document.js'
 import { createTokenAuthority, parseDurationSeconds } from './auth/tokens.js'
 import { describePostgres, readSettings, SettingError, settingFlags, settingsHelp, type Settings } from './settings.js'
 

@@ -90,9 +90,6 @@ const itemsPerChargedMessage = 10_000
 /** Sync answers a room keeps for the current document, besides the whole-document one. */
 const maxCachedSyncAnswers = 4
 
-/** Re-exported for the modules that load documents outside a room. */
-export { applyStoredDocument, textName }
-
 /** A loaded document with its connections. Create through `RoomRegistry`. */
 export class Room {
   private ydoc: Y.Doc

@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playw
 import * as Y from 'yjs'
 import type { Relay, RelayOptions } from '../../server/relay.js'
 import type { DocStore } from '../../server/storage/store.js'
-import { applyStoredDocument } from '../../server/rooms/room.js'
+import { applyStoredDocument } from '../../server/protocol/document.js'
 import { onTeardown, startTestRelay } from '../helpers/relay.js'
 
 /** The built editor, as the tests' global setup (or `npm run build`) leaves it. */

@@ -11,7 +11,7 @@
 import fc from 'fast-check'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { textName } from '../../server/rooms/room.js'
+import { textName } from '../../server/protocol/document.js'
 
 /** What an update holds, as far as a content policy is concerned. */
 export type ContentClass =

@@ -18,7 +18,7 @@ import { memoryAfterGc } from '../helpers/memory.js'
 import { encodeAwareness, encodeQueryAwareness, encodeSyncStep1, encodeUpdate, messageAuth } from '../../server/protocol/messages.js'
 import { encodeAwarenessUpdate } from '../../server/protocol/awareness.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
-import { applyStoredDocument } from '../../server/rooms/room.js'
+import { applyStoredDocument } from '../../server/protocol/document.js'
 import type { Relay, RelayOptions } from '../../server/relay.js'
 import type { DocStore } from '../../server/storage/store.js'
 

@@ -35,7 +35,7 @@ import {
   deepAny, deepEmbed, deletionsForUnknownClient, everyOtherDeletion, itemCount, longText, manySubdocuments,
   nested, orphanStructs, pendingItemCount
 } from '../helpers/yjs-structures.js'
-import { textName } from '../../server/rooms/room.js'
+import { textName } from '../../server/protocol/document.js'
 import { encodeAwareness, encodeQueryAwareness, encodeSyncStep1, encodeUpdate, messageAwareness, messageSync, syncStep2 } from '../../server/protocol/messages.js'
 import { encodeAwarenessUpdate } from '../../server/protocol/awareness.js'
 import { CloseCode } from '../../server/protocol/errors.js'

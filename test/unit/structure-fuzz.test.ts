@@ -21,7 +21,7 @@ import {
 } from '../helpers/yjs-structures.js'
 import { encodeUpdate } from '../../server/protocol/messages.js'
 import { CloseCode } from '../../server/protocol/errors.js'
-import { applyStoredDocument, textName } from '../../server/rooms/room.js'
+import { applyStoredDocument, textName } from '../../server/protocol/document.js'
 import type { ContentPolicy } from '../../server/config.js'
 import type { Relay, RelayOptions } from '../../server/relay.js'
 import type { DocStore } from '../../server/storage/store.js'
