@@ -3,8 +3,18 @@
  * exponential backoff with "equal jitter". When a relay process dies, every
  * page it served loses its connection at the same instant; without jitter
  * they would all come back at the same instants too, and hit whichever
- * process takes them over all at once, again and again.
+ * process takes them over all at once, again and again. Only a person's
+ * own signals (the browser back online, the page shown again) skip the
+ * wait: those do not come to every page at once.
  */
+
+/**
+ * How long a page must have been hidden for its return to be worth an
+ * attempt at once, whatever the wait: long enough that the network likely
+ * changed meanwhile (a laptop lid, a phone in a pocket), rather than a
+ * glance at another tab.
+ */
+export const longHiddenMs = 30_000
 
 /** The bounds of the backoff. */
 export interface Backoff {

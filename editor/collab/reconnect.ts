@@ -6,7 +6,7 @@
  */
 import type * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { defaultBackoff, jitteredDelayMs, type Backoff } from './backoff.js'
+import { defaultBackoff, jitteredDelayMs, longHiddenMs, type Backoff } from './backoff.js'
 
 /** The options of the stock provider. */
 type ProviderOptions = NonNullable<ConstructorParameters<typeof WebsocketProvider>[3]>
@@ -102,9 +102,6 @@ export class ReconnectingProvider extends WebsocketProvider {
     for (const listener of this.retryListeners) listener()
   }
 }
-
-/** How long a page must have been hidden for its return to trigger a retry at once. */
-export const longHiddenMs = 30_000
 
 /**
  * Makes `provider` try at once, rather than when its wait ends, when the

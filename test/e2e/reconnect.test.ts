@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest'
 import type { BrowserContext, Page } from 'playwright-core'
 import type { Relay } from '../../server/relay.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
-import { backoffCeilingMs } from '../../editor/collab/backoff.js'
+import { backoffCeilingMs, longHiddenMs } from '../../editor/collab/backoff.js'
 import { artifacts, useBrowser } from './browser.js'
 import {
   documentUrl, newProfile, people, startEditorRelay, typeAtEnd,
@@ -173,6 +173,33 @@ describe('reconnecting', () => {
       await waitForConnection(page, 'connected')
       expect(await socketsMade(page)).toBe(2)
     }
+  })
+
+  it('tries at once when the page is shown again after a while hidden, not after a glance away', async () => {
+    const store = createMemoryStore()
+    const first = await startEditorRelay({ store })
+    const context = await clockedProfile(browser(), ada)
+    // The page's visibility, as the test sets it: a headless page is never hidden otherwise.
+    await context.addInitScript(`
+      window.testVisibility = 'visible'
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.testVisibility })`)
+    const page = await openCounted(context, first, 'hidden')
+    await pauseClock(page)
+    const showAfter = async (hiddenMs: number): Promise<void> => {
+      await page.evaluate(`window.testVisibility = 'hidden'; document.dispatchEvent(new Event('visibilitychange'))`)
+      // The clock moves on without firing a timer, as while a laptop sleeps.
+      await page.clock.setSystemTime(await pageNow(page) + hiddenMs)
+      await page.evaluate(`window.testVisibility = 'visible'; document.dispatchEvent(new Event('visibilitychange'))`)
+    }
+
+    await first.close()
+    await waitForConnection(page, 'offline')
+    await startEditorRelay({ store, port: first.port })
+    await showAfter(longHiddenMs - 1)
+    expect(await socketsMade(page)).toBe(1)
+    await showAfter(longHiddenMs)
+    await waitForConnection(page, 'connected')
+    expect(await socketsMade(page)).toBe(2)
   })
 
   it('does not reconnect after the relay refused the document (4413)', async () => {
