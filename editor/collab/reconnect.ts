@@ -29,8 +29,7 @@ export interface ReconnectingOptions extends ProviderOptions {
  * pending retry.
  */
 export class ReconnectingProvider extends WebsocketProvider {
-  /** When the next attempt is due (`Date.now()` time, in ms); null unless a retry is pending. */
-  retryAt: number | null = null
+  private pendingAt: number | null = null
   private readonly backoff: Backoff
   private readonly random: () => number
   /** Attempts since the last connection that synced. */
@@ -58,6 +57,11 @@ export class ReconnectingProvider extends WebsocketProvider {
       this.scheduleRetry()
     })
     if (connect) this.connect()
+  }
+
+  /** When the next attempt is due (`Date.now()` time, in ms); null unless a retry is pending. */
+  get retryAt (): number | null {
+    return this.pendingAt
   }
 
   /** Calls `listener` whenever `retryAt` changes. */
@@ -97,8 +101,8 @@ export class ReconnectingProvider extends WebsocketProvider {
   }
 
   private setRetryAt (at: number | null): void {
-    if (at === this.retryAt) return
-    this.retryAt = at
+    if (at === this.pendingAt) return
+    this.pendingAt = at
     for (const listener of this.retryListeners) listener()
   }
 }
