@@ -110,6 +110,7 @@ function header (kind: number, from: string): encoding.Encoder {
 }
 
 function readHeader (decoder: decoding.Decoder): { kind: number, from: string } {
+  if (!decoding.hasContent(decoder)) throw new MalformedClusterMessageError('empty')
   const version = decoding.readUint8(decoder)
   if (version !== clusterFormatVersion) throw new MalformedClusterMessageError(`version ${version} is not ${clusterFormatVersion}`)
   const kind = decoding.readVarUint(decoder)
