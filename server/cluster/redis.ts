@@ -65,7 +65,7 @@ export async function createRedisBus (options: RedisBusOptions): Promise<Cluster
   const publisher = new Redis(options.url, { ...connectionOptions, connectionName: `coedit-pub-${processId}` })
 
   /** Subscribed documents by their channel (its bytes as latin1). */
-  const documents = new Map<string, { readonly document: string, readonly channel: Buffer, listener: (message: ClusterMessage) => void }>()
+  const documents = new Map<string, { readonly channel: Buffer, readonly listener: (message: ClusterMessage) => void }>()
   const resyncListeners: Array<() => void> = []
   const goneListeners: Array<(processId: string) => void> = []
   /** When each other process was last heard, and how many publishes it said it dropped. */
@@ -108,6 +108,7 @@ export async function createRedisBus (options: RedisBusOptions): Promise<Cluster
     } else if (!closed) {
       logger.warn('cluster.disconnected', { processId, error: lastError ?? undefined })
     }
+    lastError = null
   }
 
   const heard = (from: string): { heardAt: number, droppedPublishes: number } => {
@@ -222,7 +223,7 @@ export async function createRedisBus (options: RedisBusOptions): Promise<Cluster
     async subscribe (document, listener) {
       if (closed) return
       const channel = channelOf(document)
-      documents.set(channel.toString('latin1'), { document, channel, listener })
+      documents.set(channel.toString('latin1'), { channel, listener })
       // Not ready: `subscribeEverything` includes it on the next 'ready', then fires `onResync`.
       if (subscriber.status !== 'ready') return
       await subscriber.subscribe(channel).catch(() => {})
