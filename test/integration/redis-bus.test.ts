@@ -254,6 +254,20 @@ describe('redis bus', () => {
     expect(b.bus.healthy).toBe(true)
   })
 
+  it('logs a listener that throws and keeps delivering', async () => {
+    const redis = await startPrivateRedis()
+    const [a, b] = await startProcesses(redis, 2)
+    const received: ClusterMessage[] = []
+    await b.bus.subscribe('doc', (message) => {
+      received.push(message)
+      if (received.length === 1) throw new Error('listener bug')
+    })
+    a.bus.publish('doc', { kind: 'awareness-query' })
+    a.bus.publish('doc', { kind: 'awareness-query' })
+    await waitFor(() => received.length === 2, eventTimeoutMs, 'both messages')
+    expect(events(b.log)).toContain('cluster.listener-failed')
+  })
+
   it('rejects at start, naming host and port but not the password, when Redis does not answer', async () => {
     const redis = await startPrivateRedis()
     await redis.kill()
