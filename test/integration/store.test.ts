@@ -431,12 +431,15 @@ for (const backend of storeBackends) {
       // The reader catches up over and over while the writers run, as a process following the document would.
       const reads: Array<{ since: number, read: StoredDocument }> = []
       let seq = 0
-      while (writing || seq < 300) {
+      const catchUp = async (): Promise<void> => {
         const read = await reader.readSince('raced', seq)
         reads.push({ since: seq, read })
         seq = read.seq
       }
+      while (writing) await catchUp()
       await appending
+      await catchUp()
+      expect(seq).toBe(300)
       expect([...numberOf.values()].sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
       for (const { since, read } of reads) {
         expect(read.snapshot).toBeNull()
