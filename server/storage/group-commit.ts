@@ -13,11 +13,13 @@ export type Write =
 
 /**
  * Commits a group of writes, in array order, in one transaction: all or
- * nothing. May be synchronous (return nothing) or asynchronous. A failure
- * (thrown or rejected) fails every write of the group, including when the
- * transaction's outcome is unknown: it may have committed.
+ * nothing, and returns one number per write, in the same order (for an
+ * append its per-document sequence number, for a replace 0). May be
+ * synchronous or asynchronous. A failure (thrown or rejected) fails every
+ * write of the group, including when the transaction's outcome is unknown:
+ * it may have committed.
  */
-export type CommitGroup = (writes: Write[]) => void | Promise<void>
+export type CommitGroup = (writes: Write[]) => readonly number[] | Promise<readonly number[]>
 
 /** How large one group may grow. */
 export interface GroupLimits {
@@ -30,11 +32,14 @@ export interface GroupLimits {
 /** A queue of writes committed in groups. */
 export interface GroupCommit {
   /**
-   * Queues a write. Resolves once the group holding it is committed, rejects
-   * if that commit failed or the queue is closed. Promises settle in the
-   * order `add` was called.
+   * Queues an append. Resolves, with the number the commit returned for it,
+   * once the group holding it is committed; rejects if that commit failed or
+   * the queue is closed. The promises of `append` and `replace` settle in
+   * the order of the calls.
    */
-  add (write: Write): Promise<void>
+  append (name: string, data: Uint8Array): Promise<number>
+  /** Queues a replace; settles as `append` does. */
+  replace (name: string, data: Uint8Array): Promise<void>
   /**
    * Starts committing the queued writes now instead of at the end of the
    * turn, unless a commit is running. With a synchronous `CommitGroup` every
@@ -50,8 +55,9 @@ export interface GroupCommit {
 interface Group {
   readonly writes: Write[]
   bytes: number
-  readonly done: Promise<void>
-  resolve (): void
+  /** The numbers the commit returned, one per write. */
+  readonly done: Promise<readonly number[]>
+  resolve (numbers: readonly number[]): void
   reject (err: unknown): void
 }
 
@@ -72,9 +78,9 @@ export function createGroupCommit (commit: CommitGroup, limits: GroupLimits = {}
   let closed = false
 
   const openGroup = (): Group => {
-    let resolve!: () => void
+    let resolve!: (numbers: readonly number[]) => void
     let reject!: (err: unknown) => void
-    const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+    const done = new Promise<readonly number[]>((res, rej) => { resolve = res; reject = rej })
     done.catch(ignore) // a failed group is reported through the promise each `add` returned
     const group: Group = { writes: [], bytes: 0, done, resolve, reject }
     waiting.push(group)
@@ -88,19 +94,19 @@ export function createGroupCommit (commit: CommitGroup, limits: GroupLimits = {}
   const flush = (): void => {
     while (!running && waiting.length > 0) {
       const group = waiting.shift() as Group
-      let result: void | Promise<void>
+      let result: readonly number[] | Promise<readonly number[]>
       try {
         result = commit(group.writes)
       } catch (err) {
         group.reject(err)
         continue
       }
-      if (!result) {
-        group.resolve()
+      if (!(result instanceof Promise)) {
+        group.resolve(result)
         continue
       }
       running = group
-      result.then(() => group.resolve(), (err) => group.reject(err)).finally(() => {
+      result.then((numbers) => group.resolve(numbers), (err) => group.reject(err)).finally(() => {
         running = null
         flush()
       })
@@ -109,14 +115,23 @@ export function createGroupCommit (commit: CommitGroup, limits: GroupLimits = {}
 
   const settled = (): Promise<void> => (waiting.at(-1) ?? running)?.done.then(ignore, ignore) ?? Promise.resolve()
 
+  /** Queues `write`; returns its group's numbers and its place in them. Reactions to one promise run in the order they were added: call order within a group. */
+  const add = (write: Write): { done: Promise<readonly number[]>, index: number } => {
+    if (closed) return { done: Promise.reject(new Error('store is closed')), index: 0 }
+    let group = waiting.at(-1)
+    if (!group || (group.writes.length > 0 && !fits(group, write))) group = openGroup()
+    const index = group.writes.push(write) - 1
+    group.bytes += write.data.byteLength
+    return { done: group.done, index }
+  }
+
   return {
-    add (write) {
-      if (closed) return Promise.reject(new Error('store is closed'))
-      let group = waiting.at(-1)
-      if (!group || (group.writes.length > 0 && !fits(group, write))) group = openGroup()
-      group.writes.push(write)
-      group.bytes += write.data.byteLength
-      return group.done
+    append (name, data) {
+      const { done, index } = add({ kind: 'append', name, data })
+      return done.then((numbers) => numbers[index])
+    },
+    replace (name, data) {
+      return add({ kind: 'replace', name, data }).done.then(ignore)
     },
     flush,
     settled,

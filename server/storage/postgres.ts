@@ -4,6 +4,19 @@
  * round trip and one WAL flush serve many updates. Several relays may share
  * the tables: each one's compaction removes only what it has seen.
  *
+ * Tables (`coedit` stands for the prefix):
+ * - `coedit_documents (doc, seq)`: the last sequence number given to each
+ *   document. A group takes the rows of the documents it writes, in name
+ *   order, with one upsert that adds its appends to `seq`; the row lock
+ *   holds other appenders of the document until this transaction ends, so
+ *   numbers commit in order and never repeat.
+ * - `coedit_updates (seq, doc, data, doc_seq)`: the log. `seq` is a row id
+ *   across all documents (what a store instance remembers having seen),
+ *   `doc_seq` the per-document sequence number, unique per document.
+ * - `coedit_snapshots (doc, data, version, covers)`: the last compaction;
+ *   `version` grows by one per replace, `covers` is the highest `doc_seq`
+ *   any compaction of the document removed.
+ *
  * The database failing never takes the process down: every connection has
  * an 'error' listener for its whole life, and a lost or timed-out connection
  * fails the operation that used it. A group whose connection is lost after
@@ -46,6 +59,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   if ((options.maxGroupWrites ?? 0) > maxRowsPerInsert) throw new Error(`maxGroupWrites may be at most ${maxRowsPerInsert}`)
   const snapshots = `${prefix}_snapshots`
   const updates = `${prefix}_updates`
+  const documents = `${prefix}_documents`
   // Bounded waits: a database that hangs fails writes (closing their rooms with 1011) instead of stalling them forever.
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -66,10 +80,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   try {
     await setup.query('BEGIN')
     await setup.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${prefix}-schema`])
-    await setup.query(`CREATE TABLE IF NOT EXISTS ${snapshots} (doc TEXT PRIMARY KEY, data BYTEA NOT NULL, version BIGINT NOT NULL DEFAULT 0)`)
-    await setup.query(`ALTER TABLE ${snapshots} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0`)
-    await setup.query(`CREATE TABLE IF NOT EXISTS ${updates} (seq BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL, data BYTEA NOT NULL)`)
-    await setup.query(`CREATE INDEX IF NOT EXISTS ${updates}_by_doc ON ${updates} (doc, seq)`)
+    await upgradeSchema(setup, prefix)
     await setup.query('COMMIT')
     setup.release()
   } catch (err) {
@@ -80,45 +91,80 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
 
   const known = new KnownRows()
 
-  const appendRun = async (client: pg.PoolClient, transaction: KnownRowsTransaction, run: Write[]): Promise<void> => {
+  /**
+   * Takes the counter rows of every document the group writes, in name
+   * order (so two groups cannot deadlock on them), adding each document's
+   * number of appends. Returns the first number of each document's appends.
+   */
+  const takeNumbers = async (client: pg.PoolClient, writes: Write[]): Promise<Map<string, number>> => {
+    const appends = new Map<string, number>()
+    for (const write of writes) appends.set(write.name, (appends.get(write.name) ?? 0) + (write.kind === 'append' ? 1 : 0))
+    const taken = await client.query(
+      `INSERT INTO ${documents} (doc, seq) SELECT doc, n FROM unnest($1::text[], $2::bigint[]) AS t(doc, n) ORDER BY doc
+       ON CONFLICT (doc) DO UPDATE SET seq = ${documents}.seq + excluded.seq RETURNING doc, seq`,
+      [[...appends.keys()], [...appends.values()]])
+    return new Map((taken.rows as Array<{ doc: string, seq: string }>).map((row) => [row.doc, Number(row.seq) - (appends.get(row.doc) as number) + 1]))
+  }
+
+  const appendRun = async (client: pg.PoolClient, transaction: KnownRowsTransaction, run: Write[], numbers: number[]): Promise<void> => {
     // One multi-row insert; rows get increasing seq in row order. Each update is a Buffer
     // parameter of its own, which pg sends in binary: an array parameter would go as one
     // hex-encoded string, twice the bytes and bounded by the largest string V8 can build.
-    const rows = run.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')
+    // The sequence numbers are integers this store computed: written as literals, they
+    // leave the statement within two parameters per row.
+    const rows = run.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, ${numbers[i]})`).join(', ')
     const inserted = await client.query(
-      `INSERT INTO ${updates} (doc, data) VALUES ${rows} RETURNING doc, seq`,
+      `INSERT INTO ${updates} (doc, data, doc_seq) VALUES ${rows} RETURNING doc, seq`,
       run.flatMap((write) => [write.name, asBuffer(write.data)]))
     for (const row of inserted.rows as Array<{ doc: string, seq: string }>) transaction.appended(row.doc, Number(row.seq))
   }
 
   const replace = async (client: pg.PoolClient, transaction: KnownRowsTransaction, write: Write): Promise<void> => {
     const target = transaction.target(write.name)
-    const current = await client.query(`SELECT version FROM ${snapshots} WHERE doc = $1`, [write.name])
+    const current = await client.query(`SELECT version, covers FROM ${snapshots} WHERE doc = $1`, [write.name])
     const currentVersion = current.rows.length > 0 ? Number(current.rows[0].version) : null
-    // A snapshot this instance never saw may hold what no log row does any more: keep it as an update.
+    let covers = current.rows.length > 0 ? Number(current.rows[0].covers) : 0
+    // A snapshot this instance never saw may hold what no log row does any more: keep it as
+    // an update, numbered like an append (this transaction holds the counter row).
     if (currentVersion !== null && currentVersion !== target.version) {
-      await client.query(`INSERT INTO ${updates} (doc, data) SELECT doc, data FROM ${snapshots} WHERE doc = $1`, [write.name])
+      await client.query(
+        `WITH taken AS (UPDATE ${documents} SET seq = seq + 1 WHERE doc = $1 RETURNING seq)
+         INSERT INTO ${updates} (doc, data, doc_seq) SELECT doc, data, taken.seq FROM ${snapshots}, taken WHERE doc = $1`, [write.name])
     }
     if (target.seqs.length > 0) {
-      await client.query(`DELETE FROM ${updates} WHERE doc = $1 AND seq = ANY($2::bigint[])`, [write.name, target.seqs])
+      const removed = await client.query(
+        `WITH removed AS (DELETE FROM ${updates} WHERE doc = $1 AND seq = ANY($2::bigint[]) RETURNING doc_seq)
+         SELECT max(doc_seq) AS covers FROM removed`, [write.name, target.seqs])
+      covers = Math.max(covers, Number(removed.rows[0].covers ?? 0))
     }
     const version = (currentVersion ?? 0) + 1
     await client.query(
-      `INSERT INTO ${snapshots} (doc, data, version) VALUES ($1, $2, $3)
-       ON CONFLICT (doc) DO UPDATE SET data = excluded.data, version = excluded.version`,
-      [write.name, asBuffer(write.data), version])
+      `INSERT INTO ${snapshots} (doc, data, version, covers) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (doc) DO UPDATE SET data = excluded.data, version = excluded.version, covers = excluded.covers`,
+      [write.name, asBuffer(write.data), version, covers])
     transaction.replaced(write.name, target.seqs, version)
   }
 
-  const commit = async (writes: Write[]): Promise<void> => {
+  const commit = async (writes: Write[]): Promise<number[]> => {
     const transaction = known.begin()
     const client = await pool.connect()
+    const numbers: number[] = []
     try {
       await client.query('BEGIN')
       // Replaces of one document by several relays take turns; locking in name order cannot deadlock.
       const replaced = [...new Set(writes.filter((write) => write.kind === 'replace').map((write) => write.name))].sort()
       if (replaced.length > 0) {
         await client.query('SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) FROM unnest($1::text[]) AS name', [replaced.map((name) => `${prefix}:${name}`)])
+      }
+      const next = await takeNumbers(client, writes)
+      for (const write of writes) {
+        if (write.kind === 'replace') {
+          numbers.push(0)
+        } else {
+          const number = next.get(write.name) as number
+          next.set(write.name, number + 1)
+          numbers.push(number)
+        }
       }
       for (let i = 0; i < writes.length;) {
         if (writes[i].kind === 'replace') {
@@ -127,7 +173,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
         }
         const start = i
         while (i < writes.length && writes[i].kind === 'append') i++
-        await appendRun(client, transaction, writes.slice(start, i))
+        await appendRun(client, transaction, writes.slice(start, i), numbers.slice(start, i))
       }
       await client.query('COMMIT')
       client.release()
@@ -138,29 +184,41 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       throw err
     }
     transaction.commit()
+    return numbers
   }
 
   const writes = createGroupCommit(commit, options)
   let closed = false
 
+  const readSince = async (name: string, since: number): Promise<StoredDocument> => {
+    await writes.settled()
+    // One statement, so a concurrent compaction cannot split counter, snapshot and log.
+    const result = await pool.query(
+      `SELECT 0 AS part, seq AS n, 0::bigint AS id, NULL::bytea AS data FROM ${documents} WHERE doc = $1
+       UNION ALL SELECT 1, covers, version, CASE WHEN $2 = 0 OR covers > $2 THEN data END FROM ${snapshots} WHERE doc = $1
+       UNION ALL SELECT 2, doc_seq, seq, data FROM ${updates} WHERE doc = $1 AND doc_seq > $2
+       ORDER BY part, n`, [name, since])
+    const rows = result.rows as Array<{ part: number, n: string, id: string, data: Buffer | null }>
+    const last = rows.find((row) => row.part === 0)
+    const snapshot = rows.find((row) => row.part === 1)
+    const log = rows.filter((row) => row.part === 2)
+    // Even when not returned, the snapshot holds nothing the reader lacks: it saw this version.
+    known.loaded(name, snapshot ? Number(snapshot.id) : null, log.map((row) => Number(row.id)))
+    return {
+      snapshot: snapshot?.data ?? null,
+      updates: log.map((row) => row.data as Buffer),
+      seq: Math.max(since, Number(last?.n ?? 0))
+    }
+  }
+
   return {
-    async load (name): Promise<StoredDocument> {
-      await writes.settled()
-      // One statement, so a concurrent compaction cannot split snapshot and log.
-      const result = await pool.query(
-        `SELECT 0 AS part, version AS seq, data FROM ${snapshots} WHERE doc = $1
-         UNION ALL SELECT 1, seq, data FROM ${updates} WHERE doc = $1 ORDER BY part, seq`, [name])
-      const rows = result.rows as Array<{ part: number, seq: string, data: Buffer }>
-      const snapshot = rows.length > 0 && rows[0].part === 0 ? rows[0] : null
-      const log = snapshot ? rows.slice(1) : rows
-      known.loaded(name, snapshot ? Number(snapshot.seq) : null, log.map((row) => Number(row.seq)))
-      return { snapshot: snapshot?.data ?? null, updates: log.map((row) => row.data) }
-    },
+    load: (name) => readSince(name, 0),
+    readSince,
     append (name, update) {
-      return writes.add({ kind: 'append', name, data: update })
+      return writes.append(name, update)
     },
     replace (name, snapshot) {
-      return writes.add({ kind: 'replace', name, data: snapshot })
+      return writes.replace(name, snapshot)
     },
     release (name) {
       known.forget(name)
@@ -180,6 +238,39 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
 }
 
 const ignore = (): void => {}
+
+/**
+ * Creates the tables, or brings tables of an earlier version up to date,
+ * inside the caller's transaction: updates that predate per-document
+ * numbering are numbered 1, 2, … per document in their stored order, and a
+ * snapshot that predates it covers 0 (no numbered update; a reader at 0 gets
+ * it anyway). Run by one process at a time (the caller holds a lock).
+ */
+async function upgradeSchema (client: pg.PoolClient, prefix: string): Promise<void> {
+  const snapshots = `${prefix}_snapshots`
+  const updates = `${prefix}_updates`
+  const documents = `${prefix}_documents`
+  await client.query(`CREATE TABLE IF NOT EXISTS ${snapshots} (doc TEXT PRIMARY KEY, data BYTEA NOT NULL, version BIGINT NOT NULL DEFAULT 0, covers BIGINT NOT NULL DEFAULT 0)`)
+  await client.query(`ALTER TABLE ${snapshots} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0`)
+  await client.query(`ALTER TABLE ${snapshots} ADD COLUMN IF NOT EXISTS covers BIGINT NOT NULL DEFAULT 0`)
+  await client.query(`CREATE TABLE IF NOT EXISTS ${updates} (seq BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL, data BYTEA NOT NULL, doc_seq BIGINT NOT NULL)`)
+  await client.query(`CREATE TABLE IF NOT EXISTS ${documents} (doc TEXT PRIMARY KEY, seq BIGINT NOT NULL)`)
+  const numbered = await client.query(
+    'SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = \'doc_seq\'', [updates])
+  if (numbered.rows.length === 0) {
+    await client.query(`ALTER TABLE ${updates} ADD COLUMN doc_seq BIGINT`)
+    await client.query(
+      `UPDATE ${updates} AS u SET doc_seq = numbered.n
+       FROM (SELECT seq, row_number() OVER (PARTITION BY doc ORDER BY seq) AS n FROM ${updates}) AS numbered
+       WHERE u.seq = numbered.seq`)
+    // A process of the earlier version still writing now fails loudly instead of adding unnumbered rows.
+    await client.query(`ALTER TABLE ${updates} ALTER COLUMN doc_seq SET NOT NULL`)
+    await client.query(`INSERT INTO ${documents} (doc, seq) SELECT doc, max(doc_seq) FROM ${updates} GROUP BY doc ON CONFLICT DO NOTHING`)
+    await client.query(`INSERT INTO ${documents} (doc, seq) SELECT doc, covers FROM ${snapshots} ON CONFLICT DO NOTHING`)
+  }
+  await client.query(`DROP INDEX IF EXISTS ${updates}_by_doc`)
+  await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${updates}_by_doc_seq ON ${updates} (doc, doc_seq)`)
+}
 
 /** Rows one INSERT statement can carry at two parameters each. */
 const maxRowsPerInsert = 32_767

@@ -42,57 +42,54 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`)
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 250))}`)
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS snapshots (
-      doc TEXT PRIMARY KEY,
-      data BLOB NOT NULL,
-      version INTEGER NOT NULL DEFAULT 0
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS updates (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      doc TEXT NOT NULL,
-      data BLOB NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS updates_by_doc ON updates (doc, seq);
-  `)
-  const snapshotColumns = db.prepare('SELECT name FROM pragma_table_info(\'snapshots\')').pluck().all() as string[]
-  if (!snapshotColumns.includes('version')) db.exec('ALTER TABLE snapshots ADD COLUMN version INTEGER NOT NULL DEFAULT 0')
+  upgradeSchema(db)
 
-  const insertUpdate = db.prepare('INSERT INTO updates (doc, data) VALUES (?, ?)')
-  const deleteUpdates = db.prepare('DELETE FROM updates WHERE doc = ? AND seq IN (SELECT value FROM json_each(?))')
-  const moveSnapshotToLog = db.prepare('INSERT INTO updates (doc, data) SELECT doc, data FROM snapshots WHERE doc = ?')
+  const bumpSeq = db.prepare('INSERT INTO documents (doc, seq) VALUES (?, 1) ON CONFLICT (doc) DO UPDATE SET seq = seq + 1 RETURNING seq').pluck()
+  const insertUpdate = db.prepare('INSERT INTO updates (doc, data, doc_seq) VALUES (?, ?, ?)')
+  const deleteUpdates = db.prepare(
+    'DELETE FROM updates WHERE doc = ? AND seq IN (SELECT value FROM json_each(?)) RETURNING doc_seq').pluck()
+  const moveSnapshotToLog = db.prepare('INSERT INTO updates (doc, data, doc_seq) SELECT doc, data, ? FROM snapshots WHERE doc = ?')
   const upsertSnapshot = db.prepare(
-    'INSERT INTO snapshots (doc, data, version) VALUES (?, ?, ?) ON CONFLICT (doc) DO UPDATE SET data = excluded.data, version = excluded.version')
-  const selectVersion = db.prepare('SELECT version FROM snapshots WHERE doc = ?').pluck()
-  const selectSnapshot = db.prepare('SELECT data, version FROM snapshots WHERE doc = ?')
-  const selectUpdates = db.prepare('SELECT seq, data FROM updates WHERE doc = ? ORDER BY seq')
+    `INSERT INTO snapshots (doc, data, version, covers) VALUES (?, ?, ?, ?)
+     ON CONFLICT (doc) DO UPDATE SET data = excluded.data, version = excluded.version, covers = excluded.covers`)
+  const selectSnapshotState = db.prepare('SELECT version, covers FROM snapshots WHERE doc = ?')
+  const selectSnapshot = db.prepare('SELECT data, version, covers FROM snapshots WHERE doc = ?')
+  const selectUpdatesSince = db.prepare('SELECT seq, data FROM updates WHERE doc = ? AND doc_seq > ? ORDER BY doc_seq')
+  const selectSeq = db.prepare('SELECT seq FROM documents WHERE doc = ?').pluck()
   const selectNames = db.prepare('SELECT doc FROM snapshots UNION SELECT doc FROM updates ORDER BY 1').pluck()
 
   const known = new KnownRows()
 
   // IMMEDIATE takes the write lock up front, so another process writing the
   // same file cannot invalidate what a replace read.
+  // The write lock makes this the only writer of the file, so reading and
+  // bumping a document's counter in the transaction numbers its appends in
+  // commit order.
   const commit = db.transaction((writes: Write[]) => {
     const transaction = known.begin()
-    for (const write of writes) {
+    const numbers = writes.map((write) => {
       if (write.kind === 'append') {
-        transaction.appended(write.name, Number(insertUpdate.run(write.name, write.data).lastInsertRowid))
-        continue
+        const docSeq = bumpSeq.get(write.name) as number
+        transaction.appended(write.name, Number(insertUpdate.run(write.name, write.data, docSeq).lastInsertRowid))
+        return docSeq
       }
       const target = transaction.target(write.name)
-      const current = selectVersion.get(write.name) as number | undefined
+      const current = selectSnapshotState.get(write.name) as { version: number, covers: number } | undefined
       // A snapshot this instance never saw may hold what no log row does any more: keep it as an update.
-      if (current !== undefined && current !== target.version) moveSnapshotToLog.run(write.name)
-      if (target.seqs.length > 0) deleteUpdates.run(write.name, JSON.stringify(target.seqs))
-      const version = (current ?? 0) + 1
-      upsertSnapshot.run(write.name, write.data, version)
+      if (current !== undefined && current.version !== target.version) moveSnapshotToLog.run(bumpSeq.get(write.name), write.name)
+      const removed = target.seqs.length > 0 ? deleteUpdates.all(write.name, JSON.stringify(target.seqs)) as number[] : []
+      const version = (current?.version ?? 0) + 1
+      upsertSnapshot.run(write.name, write.data, version, Math.max(current?.covers ?? 0, ...removed))
       transaction.replaced(write.name, target.seqs, version)
-    }
-    return transaction
+      return 0
+    })
+    return { transaction, numbers }
   })
   const writes = createGroupCommit((group) => {
     try {
-      commit.immediate(group).commit()
+      const { transaction, numbers } = commit.immediate(group)
+      transaction.commit()
+      return numbers
     } catch (err) {
       // better-sqlite3 rolls back a failed transaction; should that ROLLBACK fail too,
       // the next group must still start a transaction of its own, not nest in this one.
@@ -103,23 +100,32 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     }
   }, options)
 
-  const read = db.transaction((name: string) => ({
-    snapshot: selectSnapshot.get(name) as { data: Buffer, version: number } | undefined,
-    rows: selectUpdates.all(name) as Array<{ seq: number, data: Buffer }>
+  const read = db.transaction((name: string, since: number) => ({
+    snapshot: selectSnapshot.get(name) as { data: Buffer, version: number, covers: number } | undefined,
+    rows: selectUpdatesSince.all(name, since) as Array<{ seq: number, data: Buffer }>,
+    last: (selectSeq.get(name) as number | undefined) ?? 0
   }))
 
+  const readSince = async (name: string, since: number): Promise<StoredDocument> => {
+    writes.flush()
+    const { snapshot, rows, last } = read(name, since)
+    // Even when not returned, the snapshot holds nothing the reader lacks: it saw this version.
+    known.loaded(name, snapshot?.version ?? null, rows.map((row) => row.seq))
+    return {
+      snapshot: snapshot && (since === 0 || snapshot.covers > since) ? snapshot.data : null,
+      updates: rows.map((row) => row.data),
+      seq: Math.max(since, last)
+    }
+  }
+
   return {
-    async load (name): Promise<StoredDocument> {
-      writes.flush()
-      const { snapshot, rows } = read(name)
-      known.loaded(name, snapshot?.version ?? null, rows.map((row) => row.seq))
-      return { snapshot: snapshot?.data ?? null, updates: rows.map((row) => row.data) }
-    },
+    load: (name) => readSince(name, 0),
+    readSince,
     append (name, update) {
-      return writes.add({ kind: 'append', name, data: update })
+      return writes.append(name, update)
     },
     replace (name, snapshot) {
-      return writes.add({ kind: 'replace', name, data: snapshot })
+      return writes.replace(name, snapshot)
     },
     release (name) {
       known.forget(name)
@@ -134,4 +140,51 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
       db.close()
     }
   }
+}
+
+/**
+ * Creates the tables, or brings tables of an earlier version up to date in
+ * one transaction: updates that predate per-document numbering are numbered
+ * 1, 2, … per document in their stored order, and a snapshot that predates
+ * it covers 0 (no numbered update; a reader at 0 gets it anyway).
+ */
+function upgradeSchema (db: Database.Database): void {
+  const columns = (table: string): string[] => db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[]
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS snapshots (
+        doc TEXT PRIMARY KEY,
+        data BLOB NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0,
+        covers INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS updates (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc TEXT NOT NULL,
+        data BLOB NOT NULL,
+        doc_seq INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS documents (
+        doc TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `)
+    const snapshotColumns = columns('snapshots')
+    if (!snapshotColumns.includes('version')) db.exec('ALTER TABLE snapshots ADD COLUMN version INTEGER NOT NULL DEFAULT 0')
+    if (!snapshotColumns.includes('covers')) db.exec('ALTER TABLE snapshots ADD COLUMN covers INTEGER NOT NULL DEFAULT 0')
+    if (!columns('updates').includes('doc_seq')) {
+      db.exec(`
+        ALTER TABLE updates ADD COLUMN doc_seq INTEGER;
+        UPDATE updates SET doc_seq = numbered.n
+          FROM (SELECT seq, row_number() OVER (PARTITION BY doc ORDER BY seq) AS n FROM updates) AS numbered
+          WHERE updates.seq = numbered.seq;
+        INSERT OR IGNORE INTO documents (doc, seq) SELECT doc, max(doc_seq) FROM updates GROUP BY doc;
+        INSERT OR IGNORE INTO documents (doc, seq) SELECT doc, covers FROM snapshots;
+      `)
+    }
+    db.exec(`
+      DROP INDEX IF EXISTS updates_by_doc;
+      CREATE UNIQUE INDEX IF NOT EXISTS updates_by_doc_seq ON updates (doc, doc_seq);
+    `)
+  }).immediate()
 }

@@ -3,16 +3,30 @@
  * survives the process), `sqlite.ts` (the default), `postgres.ts`.
  */
 
-/** A document as stored: an optional snapshot followed by the updates appended since. */
+/**
+ * A document as stored, or the part of it a reader lacks: an optional
+ * snapshot followed by updates.
+ */
 export interface StoredDocument {
-  /** Merged state written by the last `replace`, or null if there was none. */
+  /** Merged state written by the last `replace`, or null if there was none (or the reader needs none). */
   readonly snapshot: Uint8Array | null
-  /** Updates appended after the snapshot, oldest first. */
+  /** Updates in the log, in sequence-number order. */
   readonly updates: Uint8Array[]
+  /** The highest per-document sequence number this read covers (0 when the document was never written). */
+  readonly seq: number
 }
 
 /**
  * Durable storage of Yjs documents as an append-only log per document.
+ *
+ * Every append gets a per-document sequence number: they start at 1 and
+ * grow by exactly 1 per append of that document, across every process and
+ * store instance sharing the database, and they commit in sequence order: a
+ * reader that sees number n committed also sees every number below it. So a
+ * process that learns of update n + 2 while holding everything up to n knows
+ * it lacks n + 1 and fetches it with `readSince`. (A `replace` that keeps a
+ * snapshot this instance never saw as an update of the log numbers that
+ * update like an append, too.)
  *
  * Writes are ordered: across all documents of one store, the promises that
  * `append` and `replace` return resolve in the order the calls were made,
@@ -30,11 +44,26 @@ export interface DocStore {
   /**
    * Reads a document, after every write called before this load has
    * committed or failed. A document never written reads as
-   * `{snapshot: null, updates: []}`.
+   * `{snapshot: null, updates: [], seq: 0}`. Same as `readSince(name, 0)`.
    */
   load (name: string): Promise<StoredDocument>
-  /** Appends one update to a document's log; resolves once it is durable. */
-  append (name: string, update: Uint8Array): Promise<void>
+  /**
+   * Appends one update to a document's log; resolves once it is durable,
+   * with the update's per-document sequence number.
+   */
+  append (name: string, update: Uint8Array): Promise<number>
+  /**
+   * What a reader that has integrated everything up to `seq` lacks, in
+   * order: the updates with a higher sequence number, and — when a
+   * compaction removed any update above `seq` — the snapshot too (then
+   * `updates` are those still in the log above `seq`). Applying the result
+   * to a document that holds everything up to `seq` gives everything up to
+   * the returned `seq`. At `seq` 0 the reader holds nothing: the result is
+   * the whole document, as `load` reads it. Like `load`, waits for this
+   * instance's earlier writes, and counts as having seen what it returns
+   * (a later `replace` may remove it).
+   */
+  readSince (name: string, seq: number): Promise<StoredDocument>
   /**
    * Compaction: `snapshot` replaces the snapshot and every update of `name`
    * that this store instance loaded or appended before this call, so it must

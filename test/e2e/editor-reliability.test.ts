@@ -39,7 +39,7 @@ function gatedStore (): { store: DocStore, appends: () => number, allow: (count:
       appends++
       const copy = update.slice()
       await new Promise<void>((resolve) => { waiting.push(resolve); pass() })
-      await inner.append(name, copy)
+      return await inner.append(name, copy)
     }
   }
   return {

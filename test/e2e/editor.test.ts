@@ -29,7 +29,7 @@ function heldStore (): { store: DocStore, appends: () => number, release: () => 
       appends++
       const copy = update.slice()
       await released
-      await inner.append(name, copy)
+      return await inner.append(name, copy)
     }
   }
   return { store, appends: () => appends, release }

@@ -22,15 +22,39 @@ export interface TestStorage {
   open (): Promise<DocStore>
   /** Arguments that make `coedit serve` use this storage. */
   readonly cliArgs: string[]
-  /** Appends `bytes` to a document's log behind the store's back (null for memory). */
+  /** Appends `bytes` to a document's log behind the store's back, numbered as the store numbers appends (null for memory). */
   readonly insertRawUpdate: ((name: string, bytes: Uint8Array) => Promise<void>) | null
   /** Every stored byte of a document, snapshot first, read behind the store's back (null for memory). */
   readonly rawBytes: ((name: string) => Promise<Buffer[]>) | null
   /**
    * Inserts an update in a transaction left open until the returned function
-   * commits it, as a slow writer in another process would (PostgreSQL only).
+   * commits it, as a slow writer in another process would: it takes the
+   * document's next sequence number and holds it (PostgreSQL only).
    */
   readonly appendUncommitted: ((name: string, bytes: Uint8Array) => Promise<() => Promise<void>>) | null
+  /**
+   * Creates the tables as they were before per-document sequence numbers,
+   * holding `documents`: each one's log in order, rows of different
+   * documents interleaved (null for memory). Call before any `open`.
+   */
+  readonly writeLegacyTables: ((documents: readonly LegacyDocument[]) => Promise<void>) | null
+}
+
+/** A document as `writeLegacyTables` stores it. */
+export interface LegacyDocument {
+  readonly name: string
+  readonly snapshot: Uint8Array | null
+  readonly updates: readonly Uint8Array[]
+}
+
+/** The log rows of `documents` in the order a legacy store wrote them: round robin across documents. */
+function interleaved (documents: readonly LegacyDocument[]): Array<{ name: string, data: Uint8Array }> {
+  const rows: Array<{ name: string, data: Uint8Array }> = []
+  const longest = Math.max(0, ...documents.map((doc) => doc.updates.length))
+  for (let i = 0; i < longest; i++) {
+    for (const doc of documents) if (i < doc.updates.length) rows.push({ name: doc.name, data: doc.updates[i] })
+  }
+  return rows
 }
 
 /** A kind of store, as tests see it. */
@@ -59,7 +83,7 @@ const memory: StoreBackend = {
   persistent: false,
   async create () {
     const store = createMemoryStore()
-    return { open: tracked(async () => store), cliArgs: ['--storage', 'memory'], insertRawUpdate: null, rawBytes: null, appendUncommitted: null }
+    return { open: tracked(async () => store), cliArgs: ['--storage', 'memory'], insertRawUpdate: null, rawBytes: null, appendUncommitted: null, writeLegacyTables: null }
   }
 }
 
@@ -83,13 +107,29 @@ const sqlite: StoreBackend = {
       open: tracked(async () => openSqliteStore({ dataDir })),
       cliArgs: ['--storage', 'sqlite', '--data-dir', dataDir],
       insertRawUpdate: async (name, bytes) => {
-        withDb((db) => db.prepare('INSERT INTO updates (doc, data) VALUES (?, ?)').run(name, bytes))
+        withDb((db) => db.transaction(() => {
+          const seq = db.prepare('INSERT INTO documents (doc, seq) VALUES (?, 1) ON CONFLICT (doc) DO UPDATE SET seq = seq + 1 RETURNING seq').pluck().get(name)
+          db.prepare('INSERT INTO updates (doc, data, doc_seq) VALUES (?, ?, ?)').run(name, bytes, seq)
+        }).immediate())
       },
       rawBytes: async (name) => withDb((db) => [
         ...db.prepare('SELECT data FROM snapshots WHERE doc = ?').pluck().all(name) as Buffer[],
-        ...db.prepare('SELECT data FROM updates WHERE doc = ? ORDER BY seq').pluck().all(name) as Buffer[]
+        ...db.prepare('SELECT data FROM updates WHERE doc = ? ORDER BY doc_seq').pluck().all(name) as Buffer[]
       ]),
-      appendUncommitted: null
+      appendUncommitted: null,
+      writeLegacyTables: async (documents) => {
+        withDb((db) => {
+          db.exec(`
+            CREATE TABLE snapshots (doc TEXT PRIMARY KEY, data BLOB NOT NULL, version INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+            CREATE TABLE updates (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL, data BLOB NOT NULL);
+            CREATE INDEX updates_by_doc ON updates (doc, seq);
+          `)
+          const snapshot = db.prepare('INSERT INTO snapshots (doc, data, version) VALUES (?, ?, 1)')
+          for (const doc of documents) if (doc.snapshot) snapshot.run(doc.name, doc.snapshot)
+          const update = db.prepare('INSERT INTO updates (doc, data) VALUES (?, ?)')
+          for (const row of interleaved(documents)) update.run(row.name, row.data)
+        })
+      }
     }
   }
 }
@@ -100,7 +140,10 @@ const postgres: StoreBackend = {
   persistent: true,
   async create () {
     const tablePrefix = uniqueTablePrefix()
-    onTeardown(() => dropPostgresTables(tablePrefix))
+    onTeardown(async () => {
+      await dropPostgresTables(tablePrefix)
+      await withClient((client) => client.query(`DROP TABLE IF EXISTS ${tablePrefix}_documents`))
+    })
     const connect = async (): Promise<pg.Client> => {
       const client = new pg.Client({ connectionString: postgresUrl() })
       await client.connect()
@@ -114,7 +157,11 @@ const postgres: StoreBackend = {
         await client.end()
       }
     }
-    const insert = `INSERT INTO ${tablePrefix}_updates (doc, data) VALUES ($1, $2)`
+    // Numbered as the store numbers an append: take the document's counter row, locked until commit.
+    const insert = `WITH taken AS (
+        INSERT INTO ${tablePrefix}_documents (doc, seq) VALUES ($1, 1)
+        ON CONFLICT (doc) DO UPDATE SET seq = ${tablePrefix}_documents.seq + 1 RETURNING seq)
+      INSERT INTO ${tablePrefix}_updates (doc, data, doc_seq) SELECT $1, $2, seq FROM taken`
     return {
       open: tracked(() => openPostgresStore({ connectionString: postgresUrl(), tablePrefix })),
       cliArgs: ['--storage', 'postgres', '--database-url', postgresUrl(), '--table-prefix', tablePrefix],
@@ -124,7 +171,7 @@ const postgres: StoreBackend = {
       rawBytes: (name) => withClient(async (client) => {
         const result = await client.query(
           `SELECT 0 AS part, 0::bigint AS seq, data FROM ${tablePrefix}_snapshots WHERE doc = $1
-           UNION ALL SELECT 1, seq, data FROM ${tablePrefix}_updates WHERE doc = $1 ORDER BY part, seq`, [name])
+           UNION ALL SELECT 1, doc_seq, data FROM ${tablePrefix}_updates WHERE doc = $1 ORDER BY part, seq`, [name])
         return result.rows.map((row) => row.data as Buffer)
       }),
       appendUncommitted: async (name, bytes) => {
@@ -133,7 +180,18 @@ const postgres: StoreBackend = {
         await client.query('BEGIN')
         await client.query(insert, [name, Buffer.from(bytes)])
         return async () => { await client.query('COMMIT') }
-      }
+      },
+      writeLegacyTables: (documents) => withClient(async (client) => {
+        await client.query(`CREATE TABLE ${tablePrefix}_snapshots (doc TEXT PRIMARY KEY, data BYTEA NOT NULL, version BIGINT NOT NULL DEFAULT 0)`)
+        await client.query(`CREATE TABLE ${tablePrefix}_updates (seq BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL, data BYTEA NOT NULL)`)
+        await client.query(`CREATE INDEX ${tablePrefix}_updates_by_doc ON ${tablePrefix}_updates (doc, seq)`)
+        for (const doc of documents) {
+          if (doc.snapshot) await client.query(`INSERT INTO ${tablePrefix}_snapshots (doc, data, version) VALUES ($1, $2, 1)`, [doc.name, Buffer.from(doc.snapshot)])
+        }
+        for (const row of interleaved(documents)) {
+          await client.query(`INSERT INTO ${tablePrefix}_updates (doc, data) VALUES ($1, $2)`, [row.name, Buffer.from(row.data)])
+        }
+      })
     }
   }
 }

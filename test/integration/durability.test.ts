@@ -74,6 +74,7 @@ function withHeldLoads (store: DocStore): { store: DocStore, release: () => void
     store: {
       load: async (name) => { loads++; await gate; return await store.load(name) },
       append: (name, update) => store.append(name, update),
+      readSince: (name, seq) => store.readSince(name, seq),
       replace: (name, snapshot) => store.replace(name, snapshot),
       list: () => store.list(),
       release: (name: string) => store.release(name),
@@ -91,6 +92,7 @@ function withFailingAppends (store: DocStore): { store: DocStore, failing: strin
     store: {
       load: (name: string) => store.load(name),
       append: (name: string, update: Uint8Array) => name === wrapper.failing ? Promise.reject(new Error('disk full')) : store.append(name, update),
+      readSince: (name: string, seq: number) => store.readSince(name, seq),
       replace: (name: string, snapshot: Uint8Array) => store.replace(name, snapshot),
       list: () => store.list(),
       release: (name: string) => store.release(name),

@@ -34,6 +34,11 @@ function hexes (stored: StoredDocument): { snapshot: string | null, updates: Arr
   return { snapshot: hex(stored.snapshot), updates: stored.updates.map(hex) }
 }
 
+/** `hexes` with the sequence number the read covers. */
+function numbered (stored: StoredDocument): { snapshot: string | null, updates: Array<string | null>, seq: number } {
+  return { ...hexes(stored), seq: stored.seq }
+}
+
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /** Names that must reach SQL only as parameters. */
@@ -61,7 +66,8 @@ for (const backend of storeBackends) {
 
     it('reads a document never written as empty', async () => {
       const store = await open()
-      expect(await store.load('never-written')).toEqual({ snapshot: null, updates: [] })
+      expect(await store.load('never-written')).toEqual({ snapshot: null, updates: [], seq: 0 })
+      expect(await store.readSince('never-written', 0)).toEqual({ snapshot: null, updates: [], seq: 0 })
       expect(await store.list()).toEqual([])
     })
 
@@ -69,7 +75,7 @@ for (const backend of storeBackends) {
       const storage = await backend.create()
       const store = await storage.open()
       const written = new Map<string, string[]>()
-      const writes: Array<Promise<void>> = []
+      const writes: Array<Promise<number>> = []
       for (let i = 0; i < 60; i++) {
         const name = `doc-${i % 3}`
         const update = textUpdate(`update ${i} `)
@@ -179,7 +185,7 @@ for (const backend of storeBackends) {
       await Promise.all(instances.map(async (store, k) => {
         const view = new Y.Doc() // what this instance has seen: its snapshots hold only that
         applyStoredDocument(view, await store.load('contended'))
-        const writes: Array<Promise<void>> = []
+        const writes: Array<Promise<unknown>> = []
         for (let i = 0; i < 60; i++) {
           const before = Y.encodeStateVector(view)
           view.getText('text').insert(0, `<${k}:${i}>`)
@@ -194,20 +200,24 @@ for (const backend of storeBackends) {
       expect(missing).toEqual([])
     })
 
-    if (backend.name === 'postgres') it('keeps an update committed late under a lower sequence number through a replace', async () => {
+    if (backend.name === 'postgres') it('holds an append behind another process\'s uncommitted one, and a replace keeps what it did not see', async () => {
       const storage = await backend.create()
       const store = await storage.open()
       const base = textUpdate('base ')
-      await store.append('late', base)
+      expect(await store.append('late', base)).toBe(1)
       const late = textUpdate('late ')
-      const commitLate = await storage.appendUncommitted!('late', late) // takes its seq now, commits later
+      const commitLate = await storage.appendUncommitted!('late', late) // takes number 2 now, commits later
+      expect(numbered(await store.load('late'))).toEqual({ snapshot: null, updates: [hex(base)], seq: 1 }) // reads do not wait
       const fromStore = textUpdate('from store ')
-      await store.append('late', fromStore) // a higher seq, committed first
-      await store.load('late')
+      const appended = store.append('late', fromStore) // waits for the counter row until the late writer commits
       await commitLate()
-      const snapshot = Y.mergeUpdates([base, fromStore])
+      expect(await appended).toBe(3)
+      const snapshot = Y.mergeUpdates([base, fromStore]) // what `store` saw: not the late update
       await store.replace('late', snapshot)
-      expect(hexes(await (await storage.open()).load('late'))).toEqual({ snapshot: hex(snapshot), updates: [hex(late)] })
+      const reader = await storage.open()
+      expect(numbered(await reader.load('late'))).toEqual({ snapshot: hex(snapshot), updates: [hex(late)], seq: 3 })
+      // A reader holding 1 and 2 lacks 3, which only the snapshot holds now.
+      expect(hexes(await reader.readSince('late', 2))).toEqual({ snapshot: hex(snapshot), updates: [] })
     })
 
     it('commits many writes of one turn together, resolving them in call order across documents', async () => {
@@ -215,13 +225,17 @@ for (const backend of storeBackends) {
       const order: number[] = []
       const writes: Array<Promise<void>> = []
       const expectedLog = new Map<string, number>()
+      const numbers = new Map<string, number[]>()
       for (let i = 0; i < 300; i++) {
         const name = `group-${i % 7}`
         if (i % 50 === 49) {
           writes.push(store.replace(name, textUpdate(`snapshot ${i}`)).then(() => { order.push(i) }))
           expectedLog.set(name, 0)
         } else {
-          writes.push(store.append(name, textUpdate(`update ${i}`)).then(() => { order.push(i) }))
+          writes.push(store.append(name, textUpdate(`update ${i}`)).then((seq) => {
+            order.push(i)
+            numbers.set(name, [...(numbers.get(name) ?? []), seq])
+          }))
           expectedLog.set(name, (expectedLog.get(name) ?? 0) + 1)
         }
         if (i === 150) await nextTurn() // a second group while the first may still be committing
@@ -229,6 +243,8 @@ for (const backend of storeBackends) {
       await Promise.all(writes)
       expect(order).toEqual(Array.from({ length: 300 }, (_, i) => i))
       for (const [name, count] of expectedLog) expect((await store.load(name)).updates).toHaveLength(count)
+      // Replaces take no numbers: each document's appends are numbered 1, 2, … in call order.
+      for (const [name, seqs] of numbers) expect(seqs, name).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
     })
 
     it('resolves writes in call order when one turn holds more than a group', async () => {
@@ -319,6 +335,148 @@ for (const backend of storeBackends) {
         expect(textOf(stored), name).toBe(`content of ${name}`)
         if (storage.rawBytes) expect((await storage.rawBytes(name)).map(hex), name).toEqual([hex(update)])
       }
+    })
+
+    it('numbers each document\'s appends 1, 2, … and load reads the last number', async () => {
+      const storage = await backend.create()
+      const store = await storage.open()
+      const numbers: Record<string, number[]> = { a: [], b: [] }
+      const writes: Array<Promise<void>> = []
+      for (let i = 0; i < 40; i++) {
+        const name = i % 3 === 0 ? 'a' : 'b'
+        writes.push(store.append(name, textUpdate(`${name}${i} `)).then((seq) => { numbers[name].push(seq) }))
+        if (i % 5 === 4) await nextTurn()
+      }
+      await Promise.all(writes)
+      expect(numbers.a).toEqual(Array.from({ length: 14 }, (_, i) => i + 1))
+      expect(numbers.b).toEqual(Array.from({ length: 26 }, (_, i) => i + 1))
+      const reader = backend.persistent ? await storage.open() : store
+      expect((await reader.load('a')).seq).toBe(14)
+      expect((await reader.load('b')).seq).toBe(26)
+      await store.replace('a', textUpdate('snapshot of a'))
+      expect(await store.append('a', textUpdate('after'))).toBe(15) // a replace does not restart the count
+      expect((await reader.load('a')).seq).toBe(15)
+    })
+
+    it('readSince returns what follows a number, and nothing past the end', async () => {
+      const store = await open()
+      const updates = Array.from({ length: 5 }, (_, i) => textUpdate(`u${i} `))
+      for (const update of updates) await store.append('since', update)
+      expect(hexes(await store.readSince('since', 0))).toEqual(hexes(await store.load('since')))
+      for (let seq = 0; seq <= 5; seq++) {
+        const since = await store.readSince('since', seq)
+        expect(since.seq).toBe(5)
+        expect(hexes(since)).toEqual({ snapshot: null, updates: updates.slice(seq).map(hex) })
+      }
+      const written = textUpdate('not awaited')
+      const appended = store.append('since', written)
+      expect(numbered(await store.readSince('since', 5))).toEqual({ snapshot: null, updates: [hex(written)], seq: 6 }) // waits for earlier writes
+      expect(await appended).toBe(6)
+    })
+
+    it('readSince after another instance\'s compaction returns the snapshot and the rest, reaching a fresh load\'s state', async () => {
+      const storage = await backend.create()
+      const writer = await storage.open()
+      const compactor = await storage.open()
+      const reader = await storage.open()
+      const updates = Array.from({ length: 8 }, (_, i) => textUpdate(`u${i} `))
+      for (const update of updates.slice(0, 3)) await writer.append('caught-up', update)
+      // Readers at every number up to 3, each holding exactly the updates up to it.
+      const atSeq = [0, 1, 2, 3].map((seq) => {
+        const doc = new Y.Doc()
+        for (const update of updates.slice(0, seq)) Y.applyUpdate(doc, update)
+        return { seq, doc }
+      })
+      applyStoredDocument(new Y.Doc(), await compactor.load('caught-up'))
+      await compactor.append('caught-up', updates[3])
+      await writer.append('caught-up', updates[4]) // the compactor does not see this one
+      await compactor.append('caught-up', updates[5])
+      await compactor.replace('caught-up', Y.mergeUpdates([...updates.slice(0, 4), updates[5]]))
+      await writer.append('caught-up', updates[6])
+      await writer.append('caught-up', updates[7])
+      const fresh = await (await storage.open()).load('caught-up')
+      expect(fresh.seq).toBe(8)
+      const expected = new Y.Doc()
+      applyStoredDocument(expected, fresh)
+      for (const { seq, doc } of atSeq) {
+        const since = await reader.readSince('caught-up', seq)
+        expect(since.seq, `since ${seq}`).toBe(8)
+        expect(since.snapshot, `since ${seq}`).not.toBeNull() // update 4 or 6 is gone from the log
+        applyStoredDocument(doc, since)
+        expect(doc.getText('text').toString(), `since ${seq}`).toBe(expected.getText('text').toString())
+        expect(Y.encodeStateVector(doc), `since ${seq}`).toEqual(Y.encodeStateVector(expected))
+      }
+      // Past everything the compaction removed, the log alone continues.
+      const backendKeptUnseen = backend.persistent // memory has one instance: its replace covers everything
+      expect(hexes(await reader.readSince('caught-up', 6))).toEqual({ snapshot: null, updates: [hex(updates[6]), hex(updates[7])] })
+      expect(hexes(await reader.readSince('caught-up', 8))).toEqual({ snapshot: null, updates: [] })
+      if (backendKeptUnseen) expect(hexes(await reader.readSince('caught-up', 0)).updates).toContain(hex(updates[4]))
+    })
+
+    if (backend.name === 'postgres') it('gives two instances appending one document at once disjoint consecutive numbers, which a third reads without gaps', async () => {
+      const storage = await backend.create()
+      const writers = await Promise.all([storage.open(), storage.open()])
+      const reader = await storage.open()
+      const numberOf = new Map<string, number>()
+      let writing = true
+      const appending = Promise.all(writers.map(async (store, k) => {
+        const writes: Array<Promise<void>> = []
+        for (let i = 0; i < 150; i++) {
+          const update = textUpdate(`<${k}:${i}>`)
+          writes.push(store.append('raced', update).then((seq) => { numberOf.set(hex(update)!, seq) }))
+          if (i % 4 === k) await nextTurn()
+        }
+        await Promise.all(writes)
+      })).finally(() => { writing = false })
+      // The reader catches up over and over while the writers run, as a process following the document would.
+      const reads: Array<{ since: number, read: StoredDocument }> = []
+      let seq = 0
+      const catchUp = async (): Promise<void> => {
+        const read = await reader.readSince('raced', seq)
+        reads.push({ since: seq, read })
+        seq = read.seq
+      }
+      while (writing) await catchUp()
+      await appending
+      await catchUp()
+      expect(seq).toBe(300)
+      expect([...numberOf.values()].sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
+      for (const { since, read } of reads) {
+        expect(read.snapshot).toBeNull()
+        expect(read.updates.map((update) => numberOf.get(hex(update)!)), `since ${since}`)
+          .toEqual(Array.from({ length: read.seq - since }, (_, i) => since + i + 1))
+      }
+      expect(reads.length).toBeGreaterThan(1)
+    })
+
+    if (backend.persistent) it('upgrades tables of the earlier layout in place, numbering old rows in their order', async () => {
+      const storage = await backend.create()
+      const a = [textUpdate('a0 '), textUpdate('a1 '), textUpdate('a2 ')]
+      const b = [textUpdate('b0 '), textUpdate('b1 ')]
+      const snapshotC = textUpdate('c snapshot ')
+      const c = [textUpdate('c0 ')]
+      const onlySnapshot = textUpdate('only snapshot')
+      await storage.writeLegacyTables!([
+        { name: 'a', snapshot: null, updates: a },
+        { name: 'b', snapshot: null, updates: b },
+        { name: 'c', snapshot: snapshotC, updates: c },
+        { name: 'd', snapshot: onlySnapshot, updates: [] }
+      ])
+      const [store, other] = await Promise.all([storage.open(), storage.open()]) // two processes upgrading at once
+      expect(numbered(await store.load('a'))).toEqual({ snapshot: null, updates: a.map(hex), seq: 3 })
+      expect(hexes(await store.readSince('a', 1))).toEqual({ snapshot: null, updates: a.slice(1).map(hex) })
+      expect((await store.load('b')).seq).toBe(2)
+      expect(hexes(await store.readSince('b', 1))).toEqual({ snapshot: null, updates: [hex(b[1])] })
+      expect(numbered(await store.load('c'))).toEqual({ snapshot: hex(snapshotC), updates: [hex(c[0])], seq: 1 })
+      expect(hexes(await store.readSince('c', 1))).toEqual({ snapshot: null, updates: [] })
+      expect(numbered(await store.load('d'))).toEqual({ snapshot: hex(onlySnapshot), updates: [], seq: 0 })
+      expect(await other.append('a', textUpdate('a3 '))).toBe(4)
+      expect(await store.append('d', textUpdate('d0 '))).toBe(1)
+      expect(await store.list()).toEqual(['a', 'b', 'c', 'd'])
+      // Compaction over migrated rows still removes only what was seen.
+      await store.replace('a', Y.mergeUpdates(a))
+      expect(hexes(await other.readSince('a', 0)).updates).toHaveLength(1)
+      expect(textOf(await (await storage.open()).load('a'))).toContain('a3')
     })
 
     if (backend.name === 'postgres') it('refuses a table prefix that is not a plain identifier', async () => {

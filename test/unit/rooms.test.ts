@@ -46,7 +46,7 @@ describe('StoredLog', () => {
   const limits = { compactAfterUpdates: 3, compactAfterBytes: 1000, maxDocumentBytes: 10_000 }
 
   it('counts what was loaded and appended, and asks for compaction at either threshold', () => {
-    const log = new StoredLog(limits, { snapshot: new Uint8Array(100), updates: [new Uint8Array(10), new Uint8Array(20)] })
+    const log = new StoredLog(limits, { snapshot: new Uint8Array(100), updates: [new Uint8Array(10), new Uint8Array(20)], seq: 2 })
     expect(log.length).toBe(2)
     expect(log.bytes).toBe(130)
     expect(log.wantsCompaction).toBe(false)
@@ -60,7 +60,7 @@ describe('StoredLog', () => {
   })
 
   it('charges each item an update may create or split, so a snapshot cannot pass the limit', () => {
-    const log = new StoredLog(limits, { snapshot: null, updates: [] })
+    const log = new StoredLog(limits, { snapshot: null, updates: [], seq: 0 })
     const items = 100
     expect(log.fits(10_000 - items * snapshotBytesPerItem, items)).toBe(true)
     expect(log.fits(10_000 - items * snapshotBytesPerItem + 1, items)).toBe(false)
