@@ -131,7 +131,7 @@ function hostileMetrics (kind: HostileClass): Metric[] {
   const flood: Metric[] = kind === 'sync-flood'
     ? [
         { key: 'floodCpuPercent', label: 'server CPU during the flood (% of one core)', kind: 'number' },
-        { key: 'floodAnswered', label: 'sync steps 1 answered / sent', kind: 'number' }
+        { key: 'floodAnswered', label: 'sync steps 1 answered during the flood / sent', kind: 'number' }
       ]
     : []
   const join = kind === 'presence' ? 'per newcomer, median' : 'newcomer'
@@ -439,9 +439,10 @@ async function measure (server: ServerProcess, built: Built, s: HostileSettings,
         await pause(1000 / perSecond)
       }
       figures.floodCpuPercent = (cpuOf(server) - floodCpuStart) / (performance.now() - floodStart) * 100
-      sent += count * message.length
-      await until(() => attacker.syncStep2Received >= count, 2000, watch)
       figures.floodAnswered = count > 0 ? attacker.syncStep2Received / count : NaN
+      sent += count * message.length
+      // What is not answered yet is queued in the server: it is part of the attack's cost.
+      await until(() => attacker.syncStep2Received >= count || attacker.closed, s.attackTimeoutMs, watch)
     }
     await untilIdle(server, watch, restMsPerMs, s.attackTimeoutMs)
     clearInterval(witness)
