@@ -198,6 +198,9 @@ function build (kind: HostileClass, s: HostileSettings): Built {
  */
 class Watchdog {
   fate: Fate = 'alive'
+  /** The last readings taken while the process ran: CPU time (ms) and peak RSS (bytes). */
+  lastCpuMs = NaN
+  lastPeakRssBytes = NaN
   private readonly timer: NodeJS.Timeout
 
   constructor (private readonly server: ServerProcess, private readonly rssLimitBytes: number) {
@@ -229,6 +232,8 @@ class Watchdog {
     let rss = 0
     try {
       rss = this.server.rssBytes()
+      this.lastPeakRssBytes = this.server.peakRssBytes()
+      this.lastCpuMs = this.server.cpuMs()
     } catch {
       this.fate = 'exited'
       return
@@ -453,9 +458,10 @@ async function measure (server: ServerProcess, built: Built, s: HostileSettings,
     Object.assign(figures, {
       attackMiB: mib(sent),
       answer: attacker.closeCode ?? 0,
-      attackCpuMs: alive ? cpuOf(server) - cpuBefore - restMsPerMs * attackMs : NaN,
+      // A server that died is charged what it had used and grown at the watchdog's last reading.
+      attackCpuMs: (alive ? cpuOf(server) : watch.lastCpuMs) - cpuBefore - restMsPerMs * attackMs,
       stallMs: alive && afterAttack.length > 0 ? (Math.max(...afterAttack) - restLatencyUs) / 1000 : NaN,
-      peakRssGrowthMiB: alive ? mib(peakRssOf(server) - rssBefore) : NaN,
+      peakRssGrowthMiB: mib((alive ? peakRssOf(server) : watch.lastPeakRssBytes) - rssBefore),
       rssGrowthMiB: alive ? mib(rssOf(server) - rssBefore) : NaN,
       fateAfterAttack: fates[watch.fate]
     })
