@@ -41,7 +41,7 @@ export interface BenchOptions {
 }
 
 const usage = `Usage: npm run bench -- [options]   (each option also as BENCH_<NAME>, e.g. BENCH_REPS=5)
-  --quick               smoke run of about a minute (1 repetition, short and small loads)
+  --quick               smoke run of about two minutes (1 repetition, short and small loads)
   --reps N              fresh-server runs per scenario and server (default 3)
   --duration S          seconds of editing in fan-out and many-rooms (default 10)
   --scenarios LIST      comma-separated: ${scenarioNames.join(', ')} (default all)
