@@ -41,6 +41,9 @@ export class BrokenDocumentError extends Error {
   override readonly name = 'BrokenDocumentError'
 }
 
+/** Committed updates were checked by the process that accepted them; here only their shape is read. */
+const committedContent: UpdatePolicy = { content: 'any', maxContentDepth: Number.MAX_SAFE_INTEGER }
+
 /** Delete ranges up to which an update is charged two items per range without looking at the document. */
 const rangesChargedBlindly = 16
 
@@ -167,6 +170,19 @@ export class ClientUpdates {
     }
     if (!integrated && !pendingChanged) return { changed: false }
     return { changed: true, update, verbatim: true, items: cost }
+  }
+
+  /**
+   * Applies an update that is committed already — another process checked
+   * and stored it, or it was read back from the store — with `origin`,
+   * counting its items. Throws what Yjs throws.
+   */
+  applyCommitted (update: Uint8Array, origin: unknown): void {
+    const shape = checkUpdate(update, committedContent, this.doc)
+    this.transactions.length = 0
+    Y.applyUpdate(this.doc, update, origin)
+    this.transactions.length = 0
+    this.items += itemCost(this.doc, update, shape, Number.MAX_SAFE_INTEGER)
   }
 
   /** Why the state waiting for dependencies is over budget, or null. Counts exactly only when the bound passes the budget. */

@@ -78,6 +78,7 @@ function withHeldLoads (store: DocStore): { store: DocStore, release: () => void
       replace: (name, snapshot) => store.replace(name, snapshot),
       list: () => store.list(),
       release: (name: string) => store.release(name),
+      ping: () => store.ping(),
       close: () => store.close()
     },
     release,
@@ -96,6 +97,7 @@ function withFailingAppends (store: DocStore): { store: DocStore, failing: strin
       replace: (name: string, snapshot: Uint8Array) => store.replace(name, snapshot),
       list: () => store.list(),
       release: (name: string) => store.release(name),
+      ping: () => store.ping(),
       close: () => store.close()
     }
   }
