@@ -10,9 +10,10 @@ import { serverKinds, type ServerKind } from './servers.js'
 import type { EditLoadSettings } from './scenarios/edit-load.js'
 import type { ColdLoadSettings } from './scenarios/cold-load.js'
 import type { ScaleSettings } from './scenarios/scale.js'
+import { hostileClasses, type HostileSettings } from './scenarios/hostile.js'
 
-/** Scenario names, in the order they run. */
-export const scenarioNames = ['fanout', 'many-rooms', 'cold-load', 'scale'] as const
+/** Scenario names, in the order they run. `hostile` is one scenario per class of hostile message. */
+export const scenarioNames = ['fanout', 'many-rooms', 'cold-load', 'scale', 'hostile'] as const
 export type ScenarioName = typeof scenarioNames[number]
 
 /** Everything a benchmark run needs to know. */
@@ -29,6 +30,7 @@ export interface BenchOptions {
   readonly manyRooms: EditLoadSettings
   readonly coldLoad: ColdLoadSettings
   readonly scale: ScaleSettings
+  readonly hostile: HostileSettings
   /** Where the servers' CPU profiles go (`--cpu-prof DIR`); null runs without profiling. */
   readonly cpuProfileDir: string | null
   /** Another coedit checkout, built, measured as `coedit-baseline` (`--baseline DIR`); null leaves it out. */
@@ -39,7 +41,7 @@ export interface BenchOptions {
 }
 
 const usage = `Usage: npm run bench -- [options]   (each option also as BENCH_<NAME>, e.g. BENCH_REPS=5)
-  --quick               smoke run of about a minute (1 repetition, short and small loads)
+  --quick               smoke run of about two minutes (1 repetition, short and small loads)
   --reps N              fresh-server runs per scenario and server (default 3)
   --duration S          seconds of editing in fan-out and many-rooms (default 10)
   --scenarios LIST      comma-separated: ${scenarioNames.join(', ')} (default all)
@@ -48,6 +50,7 @@ const usage = `Usage: npm run bench -- [options]   (each option also as BENCH_<N
   --scale-max N         most connections in the scale scenario (default 20000, capped by the open-file limit)
   --scale-time S        time budget of the scale ramp in seconds (default 120)
   --cold-peers N        fresh peers timed per cold-load run (default 10)
+  --hostile LIST        hostile message classes, comma-separated: ${hostileClasses.join(', ')} (default all)
   --trace FILE          gzipped editing trace (default ../shared/data/automerge-paper.json.gz)
   --baseline DIR        also measure the coedit checkout in DIR (built with npm run build:server), in memory
   --cpu-prof DIR        run the servers under --cpu-prof, write profiles to DIR and print their top functions
@@ -65,6 +68,7 @@ const flags = {
   'scale-max': { type: 'string' },
   'scale-time': { type: 'string' },
   'cold-peers': { type: 'string' },
+  hostile: { type: 'string' },
   trace: { type: 'string' },
   'cpu-prof': { type: 'string' },
   baseline: { type: 'string' },
@@ -142,6 +146,28 @@ export function readOptions (argv: string[], env: NodeJS.ProcessEnv, root: strin
       timeBudgetMs: count('scale-time', quick ? 10 : 120) * 1000,
       memoryLimitBytes: 1024 * 1024 * 1024,
       connectTimeoutMs: 60_000
+    },
+    hostile: {
+      classes: list('hostile', hostileClasses),
+      embedDepth: 5000,
+      splitCharacters: quick ? 500_000 : 2_000_000,
+      subdocuments: quick ? 20_000 : 100_000,
+      absentDeleteRanges: quick ? 50_000 : 200_000,
+      pendingUpdates: quick ? 500 : 1800,
+      pendingUpdateCharacters: 480,
+      largeDocumentItems: quick ? 200_000 : 1_000_000,
+      syncFloodPerSecond: 190,
+      syncFloodMs: quick ? 2000 : 5000,
+      presenceBytes: (quick ? 2 : 8) * 1024 * 1024,
+      presenceNewcomers: quick ? 5 : 20,
+      edits: quick ? 200 : 1000,
+      editTimeMs: quick ? 3000 : 10_000,
+      joinTimeoutMs: quick ? 3000 : 15_000,
+      attackTimeoutMs: quick ? 20_000 : 60_000,
+      rssLimitBytes: 3 * 1024 * 1024 * 1024,
+      witnessPeriodMs: 10,
+      restMs: quick ? 1000 : 2000,
+      connectTimeoutMs: 30_000
     },
     cpuProfileDir: cpuProfile ?? null,
     baselineRoot: baseline ?? null,

@@ -46,6 +46,8 @@ export interface PeerOptions {
   /** Keep every received update for `applyReceived`; otherwise they are only scanned. */
   readonly keepUpdates: boolean
   readonly tally: Tally
+  /** Called after each sync update (not the server's sync step 2) is received and counted. */
+  readonly onUpdate?: () => void
 }
 
 const localOrigin = Symbol('local edit')
@@ -129,6 +131,12 @@ export class Peer {
     this.doc.transact(() => text.insert(text.length, markerText(this.options.index, seq, nowUs())), localOrigin)
   }
 
+  /** Inserts `text` at the end of this peer's text and sends the update, as a user typing there would. */
+  typeAtEnd (text: string): void {
+    const ytext = this.doc.getText(textName)
+    this.doc.transact(() => ytext.insert(ytext.length, text), localOrigin)
+  }
+
   /** Applies every kept update to the document, in one transaction. */
   applyReceived (): void {
     const updates = this.kept.splice(0)
@@ -181,5 +189,6 @@ export class Peer {
       }
     })
     if (keepUpdates) this.kept.push(update)
+    this.options.onUpdate?.()
   }
 }

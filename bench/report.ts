@@ -28,6 +28,8 @@ export interface Cell {
   readonly runs: number
   /** Checks only: runs that passed. */
   readonly passes: number
+  /** Outcomes only: every value seen, in run order. */
+  readonly values: readonly number[]
 }
 
 /** One row of the table. */
@@ -67,8 +69,8 @@ export function summarize (scenarios: readonly Scenario[], runs: readonly RunRec
         if (values.length === 0) continue
         const passes = values.filter((v) => v === 1).length
         cells[kind] = metric.kind === 'check'
-          ? { value: passes / values.length, runs: values.length, passes }
-          : { value: median(values), runs: values.length, passes: 0 }
+          ? { value: passes / values.length, runs: values.length, passes, values: [] }
+          : { value: median(values), runs: values.length, passes: 0, values: metric.kind === 'outcome' ? values : [] }
       }
       rows.push({ scenario: scenario.name, metric, cells })
     }
@@ -106,14 +108,25 @@ export function markdownTable (scenarios: readonly Scenario[], rows: readonly Ro
 function formatCell (row: Row, kind: ServerKind, applies: boolean): string {
   const cell = row.cells[kind]
   if (!cell) return applies ? '–' : 'n/a'
-  return row.metric.kind === 'check' ? `${cell.passes}/${cell.runs}` : formatNumber(cell.value)
+  if (row.metric.kind === 'check') return `${cell.passes}/${cell.runs}`
+  if (row.metric.kind === 'outcome') return formatOutcome(cell.values, row.metric.labels ?? {})
+  return formatNumber(cell.value)
+}
+
+/** Each value seen, by name, with its count where the runs did not agree: `accepted`, `4413 ×2, accepted ×1`. */
+function formatOutcome (values: readonly number[], labels: Readonly<Record<number, string>>): string {
+  const counts = new Map<number, number>()
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1)
+  const name = (value: number): string => labels[value] ?? String(value)
+  if (counts.size === 1) return name(values[0])
+  return [...counts].map(([value, count]) => `${name(value)} ×${count}`).join(', ')
 }
 
 /** A figure with as many decimals as its size deserves. */
 function formatNumber (value: number): string {
   if (!Number.isFinite(value)) return '–'
   const abs = Math.abs(value)
-  if (abs >= 1000) return Math.round(value).toLocaleString('en-US')
+  if (abs >= 1000 || Number.isInteger(value)) return Math.round(value).toLocaleString('en-US')
   if (abs >= 100) return value.toFixed(0)
   if (abs >= 10) return value.toFixed(1)
   if (abs >= 1) return value.toFixed(2)

@@ -18,6 +18,7 @@ import { fanout } from './scenarios/fanout.js'
 import { manyRooms } from './scenarios/many-rooms.js'
 import { coldLoad } from './scenarios/cold-load.js'
 import { scale } from './scenarios/scale.js'
+import { hostile } from './scenarios/hostile.js'
 import type { Scenario } from './scenarios/scenario.js'
 import { markdownTable, summarize, type RunRecord } from './report.js'
 import { topSelfTime, type SelfTimeRanking } from './profile.js'
@@ -30,13 +31,14 @@ function log (line: string): void {
 }
 
 function buildScenarios (options: BenchOptions): Scenario[] {
-  const all: Record<string, Scenario> = {
-    fanout: fanout(options.fanout),
-    'many-rooms': manyRooms(options.manyRooms),
-    'cold-load': coldLoad(options.coldLoad),
-    scale: scale(options.scale)
+  const all: Record<string, Scenario[]> = {
+    fanout: [fanout(options.fanout)],
+    'many-rooms': [manyRooms(options.manyRooms)],
+    'cold-load': [coldLoad(options.coldLoad)],
+    scale: [scale(options.scale)],
+    hostile: hostile(options.hostile)
   }
-  return options.scenarios.map((name) => all[name])
+  return options.scenarios.flatMap((name) => all[name])
 }
 
 /** The servers in the order of repetition `rep`: rotated, so no server always runs first. */
@@ -181,6 +183,7 @@ async function main (): Promise<number> {
     '- Delivered counts edits received by peers other than the sender; "echoes" are edits a server sent back to their own sender (not counted as delivered).',
     '- Server CPU is utime + stime of the server process from /proc over the measured window (edits until delivery completes); the load generator\'s CPU is that of this process, all threads.',
     '- Cold load keeps one idle peer connected so that the document stays in memory on every server (the reference drops it when the last client leaves).',
+    '- Hostile: each class runs on a fresh server; "server CPU until idle" is the CPU from the first hostile message until the server used no more than at rest (with the witness typing) for 500 ms, less the rest rate; the stall is the longest edit→receipt time of a witness peer in another room inserting every 10 ms, less its median at rest; a server is killed past 3 GiB RSS or its time limit, and the rows say so. "Then" rows are measured in the attacked room afterwards, edits one at a time.',
     '- Scale: idle connections within 1 GiB are extrapolated from RSS per idle connection unless the run reached the limit; the connection count is capped by the open-file limit.',
     `- Run time ${((Date.now() - started) / 1000).toFixed(0)} s.${failures.length > 0 ? ` ${failures.length} run(s) failed: ${failures.map((f) => `${f.scenario}/${f.kind}/${f.rep}: ${f.error}`).join('; ')}` : ''}`
   ]

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { CpuMeter } from './machine.js'
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -37,6 +37,14 @@ export interface ServerProcess {
   cpuMs (): number
   /** Resident set size now, in bytes. */
   rssBytes (): number
+  /** Highest resident set size since the process started or since `resetPeakRss`, in bytes (`VmHWM`). */
+  peakRssBytes (): number
+  /** Starts a new peak for `peakRssBytes` at the current RSS (writes 5 to /proc/<pid>/clear_refs). */
+  resetPeakRss (): void
+  /** How the process ended (`exit 1`, `SIGKILL`), or null while it runs. */
+  exitStatus (): string | null
+  /** Sends SIGKILL now, without waiting; `stop` still cleans up. */
+  kill (): void
   /** Ends the process (SIGTERM, then SIGKILL after `stopGraceMs`) and removes its data folder. */
   stop (): Promise<void>
 }
@@ -81,7 +89,12 @@ export class ServerLauncher {
     const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
     child.stdout?.on('data', keep)
     child.stderr?.on('data', keep)
-    const exited = new Promise<void>((resolve) => child.once('exit', () => { this.live.delete(child); resolve() }))
+    let exitStatus: string | null = null
+    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      exitStatus = signal ?? `exit ${code ?? '?'}`
+      this.live.delete(child)
+      resolve()
+    }))
     const removeData = (): void => { if (dataDir) rmSync(dataDir, { recursive: true, force: true }) }
     const stop = async (): Promise<void> => {
       if (this.live.has(child)) {
@@ -105,7 +118,11 @@ export class ServerLauncher {
       url: `ws://127.0.0.1:${port}`,
       profiled: args.includes('--cpu-prof'),
       cpuMs: () => this.options.meter.processMs(pid),
-      rssBytes: () => readRssBytes(pid),
+      rssBytes: () => readStatusBytes(pid, 'VmRSS'),
+      peakRssBytes: () => readStatusBytes(pid, 'VmHWM'),
+      resetPeakRss: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
+      exitStatus: () => exitStatus,
+      kill: () => { child.kill('SIGKILL') },
       stop
     }
   }
@@ -137,9 +154,10 @@ export class ServerLauncher {
   }
 }
 
-function readRssBytes (pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (!match) throw new Error(`no VmRSS for process ${pid}`)
+/** A memory figure of /proc/<pid>/status (`VmRSS`, `VmHWM`), in bytes. */
+function readStatusBytes (pid: number, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (!match) throw new Error(`no ${field} for process ${pid}`)
   return Number(match[1]) * 1024
 }
 

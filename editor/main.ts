@@ -11,6 +11,7 @@ import { keepAccess, resolveAccess, type AccessProblem } from './collab/access.j
 import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
 import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
 import { watchConnection, type ConnectionState } from './collab/status.js'
+import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
 import { addressWithoutAccess, requestShareLinks } from './collab/share-links.js'
 import { watchRefusal } from './collab/refusal.js'
@@ -18,7 +19,7 @@ import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
 import { viewOnly } from './extensions/view-only.js'
-import { showConnection } from './ui/connection-badge.js'
+import { connectionBadge } from './ui/connection-badge.js'
 import { savedBadge } from './ui/saved-badge.js'
 import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
 import { showPeople } from './ui/people-list.js'
@@ -101,8 +102,9 @@ async function start (): Promise<void> {
   // Why the page stopped connecting for good, in few words; null while it keeps connecting.
   let stopped: string | null = null
   const showSaveState = savedBadge(element('saved'))
+  const showConnection = connectionBadge(element('status'), element<HTMLButtonElement>('retry'), () => provider.retryNow())
   const showStatus = (): void => {
-    showConnection(element('status'), stopped === null ? connection : { kind: 'closed', reason: stopped })
+    showConnection(stopped === null ? connection : { kind: 'closed', reason: stopped })
     // Nothing more will be stored: what is not confirmed now never will be.
     if (!readOnly) showSaveState(stopped !== null && saveState === 'saving' ? 'unsaved' : saveState)
   }
@@ -138,6 +140,7 @@ async function start (): Promise<void> {
       stop(accessProblemLabels[problem])
     })
   }
+  retryOnReturn(provider, window)
   provider.connect()
 
   const editIdentity = async (title: string, cancel: string): Promise<void> => {

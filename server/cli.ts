@@ -16,11 +16,13 @@ import * as Y from 'yjs'
 import { defaultConfig } from './config.js'
 import { createLogger } from './log.js'
 import { PortInUseError, startRelay } from './relay.js'
+import type { ClusterBus } from './cluster/bus.js'
+import { createRedisBus } from './cluster/redis.js'
 import type { DocStore } from './storage/store.js'
 import { createMemoryStore } from './storage/memory.js'
 import { openSqliteStore } from './storage/sqlite.js'
 import { openPostgresStore } from './storage/postgres.js'
-import { applyStoredDocument, textName } from './rooms/room.js'
+import { applyStoredDocument, textName } from './protocol/document.js'
 import { createTokenAuthority, parseDurationSeconds } from './auth/tokens.js'
 import { describePostgres, readSettings, SettingError, settingFlags, settingsHelp, type Settings } from './settings.js'
 
@@ -123,19 +125,27 @@ function describeStore (settings: Settings): string {
 async function serve (settings: Settings): Promise<number> {
   const { logLevel, ...config } = settings
   const logger = createLogger(logLevel)
+  // A last resort: every path is meant to handle its own failures, so one that did not is a bug
+  // to log, not a reason to drop every room of the process.
+  process.on('unhandledRejection', (reason) => logger.error('process.unhandled-rejection', { error: reason as Error }))
   const store = await openStore(settings)
+  let bus: ClusterBus | undefined
   let relay
   try {
-    relay = await startRelay({ ...config, store, logger })
+    if (config.redisUrl !== null) bus = await createRedisBus({ url: config.redisUrl, logger })
+    relay = await startRelay({ ...config, store, bus, logger })
   } catch (err) {
+    await bus?.close()
     await store.close()
     throw err
   }
   const editor = config.editorDir !== null && existsSync(config.editorDir) ? 'served at /' : 'not built (run npm run build)'
-  logger.info('server.started', { url: relay.url, storage: describeStore(settings), editor })
+  const cluster = bus ? `with others through Redis as ${bus.processId}` : 'alone'
+  logger.info('server.started', { url: relay.url, storage: describeStore(settings), cluster, editor })
   const stop = async (signal: string): Promise<void> => {
     logger.info('server.stopping', { signal })
     await relay.close()
+    await bus?.close()
     await store.close()
     logger.info('server.stopped')
   }

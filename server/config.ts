@@ -5,20 +5,13 @@
  * an environment variable, listed by `coedit --help` and the README.
  */
 
+import type { ContentPolicy } from './protocol/update.js'
+
 /** Which storage backend holds documents. */
 export type StorageKind = 'sqlite' | 'postgres' | 'memory'
 
-/**
- * Which Yjs content the relay accepts in documents.
- * - `text`: only text in the root `Y.Text` named `text`, which is all the
- *   coedit editor writes (strings and deletions; no formats, embeds or types).
- * - `structured`: any shared types (text with formats and embeds, maps,
- *   arrays, XML) holding JSON and binary values, nested at most
- *   `maxContentDepth` deep; no subdocuments.
- * - `any`: `structured` plus subdocuments, at most
- *   `maxSubdocumentsPerDocument` per document.
- */
-export type ContentPolicy = 'text' | 'structured' | 'any'
+/** Which Yjs content the relay accepts in documents: `text`, `structured` or `any` (see `protocol/update.ts`). */
+export type { ContentPolicy }
 
 /** The server's configuration. */
 export interface Config {

@@ -12,6 +12,8 @@ import { defaultConfig, type Config } from './config.js'
 import { createLogger, type Logger } from './log.js'
 import type { DocStore } from './storage/store.js'
 import { createMemoryStore } from './storage/memory.js'
+import { createLocalBus } from './cluster/local.js'
+import type { ClusterBus } from './cluster/bus.js'
 import { RoomRegistry } from './rooms/registry.js'
 import { Connection, type ConnectionContext } from './transport/connection.js'
 import { startHeartbeat } from './transport/heartbeat.js'
@@ -26,6 +28,8 @@ import { createTokenAuthority } from './auth/tokens.js'
 export interface RelayOptions extends Partial<Config> {
   /** Where documents live. Defaults to an in-memory store (nothing survives the process). */
   readonly store?: DocStore
+  /** How this process hears about documents other processes serve. Defaults to a bus for one process alone. */
+  readonly bus?: ClusterBus
   /** Defaults to info-level lines on stderr. */
   readonly logger?: Logger
 }
@@ -57,11 +61,12 @@ export class PortInUseError extends Error {
  * when the port is taken, or an error naming the setting for unusable auth keys.
  */
 export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
-  const { store: givenStore, logger: givenLogger, ...settings } = options
+  const { store: givenStore, logger: givenLogger, bus: givenBus, ...settings } = options
   const config: Config = { ...defaultConfig, ...withoutUndefined(settings) }
   const logger = givenLogger ?? createLogger()
   const store = givenStore ?? createMemoryStore()
-  const registry = new RoomRegistry(store, { ...config, logger })
+  const bus = givenBus ?? createLocalBus()
+  const registry = new RoomRegistry(store, bus, { ...config, logger })
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
   // Open sockets, tracked here with one shared listener instead of by `wss` with a closure per socket;
   // the heartbeat pings them.
@@ -80,6 +85,25 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   let closing = false
   // Created once: a listener made inside the upgrade handler would keep that request alive with the socket.
   const onSocketError = (err: Error): void => logger.debug('upgrade.socket-error', { error: err })
+
+  /** What keeps this process from taking new work now: empty when it is ready. */
+  const readiness = async (): Promise<string[]> => {
+    const problems: string[] = []
+    if (closing) problems.push('shutting down')
+    if (!bus.healthy) problems.push('the cluster bus (Redis) is unreachable')
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${readinessTimeoutMs} ms`)), readinessTimeoutMs)
+    })
+    try {
+      await Promise.race([store.ping(), timeout])
+    } catch (err) {
+      problems.push(`storage is unreachable: ${(err as Error).message}`)
+    } finally {
+      clearTimeout(timer)
+    }
+    return problems
+  }
 
   const server: Server = createServer({
     headersTimeout: config.requestHeadersTimeoutMs,
@@ -103,6 +127,20 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     if (path === '/healthz') {
       const body = JSON.stringify({ status: closing ? 'stopping' : 'ok', rooms: registry.size, connections: sockets.size })
       res.writeHead(closing ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
+      return
+    }
+    if (path === '/livez') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end('{"status":"ok"}')
+      return
+    }
+    if (path === '/readyz') {
+      readiness().then((problems) => {
+        const body = JSON.stringify(problems.length === 0 ? { status: 'ready' } : { status: 'unavailable', problems })
+        res.writeHead(problems.length === 0 ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
+      }, (err) => {
+        logger.error('http.error', { path, error: err })
+        if (!res.headersSent) res.writeHead(500).end()
+      })
       return
     }
     const served = editor ? editor(req, res, path) : Promise.resolve(false)
@@ -187,6 +225,9 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     }
   }
 }
+
+/** How long `/readyz` waits for the store to answer. */
+const readinessTimeoutMs = 2_000
 
 const statusText: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable'

@@ -16,8 +16,12 @@ export interface Metric {
    * 'number': the table shows the median over repetitions and ratios to the reference.
    * 'context': a median without ratios (what else ran: the load generator, other processes).
    * 'check': 1 for pass, 0 for fail; the table shows passes/runs.
+   * 'outcome': a code (a close code, what became of a process); the table
+   * shows each value seen, named by `labels` where it has a name, with its count.
    */
-  readonly kind: 'number' | 'context' | 'check'
+  readonly kind: 'number' | 'context' | 'check' | 'outcome'
+  /** Names of an outcome's values. */
+  readonly labels?: Readonly<Record<number, string>>
 }
 
 /** A scenario's figures from one run, by metric key; NaN where not measured. */

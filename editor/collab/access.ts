@@ -11,7 +11,7 @@
  * The page reads a token's claims only to show them (permission, name,
  * document); the relay checks every token.
  */
-import type { WebsocketProvider } from 'y-websocket'
+import type { ReconnectingProvider } from './reconnect.js'
 
 /** Close code with which the relay ends a connection whose token has expired. */
 export const tokenExpiredCloseCode = 4401
@@ -131,12 +131,15 @@ export async function resolveAccess (name: string, pageUrl: URL): Promise<Access
  * connection fails before it opens (a session token may have expired while
  * the page was offline), this gets a fresh session token with the link
  * token, puts it into `provider.params`, and lets the provider connect
- * again; edits made meanwhile stay in the document and sync then. When the
+ * again; edits made meanwhile stay in the document and sync then. The
+ * first fresh token after a connection failed to open is tried at once
+ * rather than after the provider's backoff (the old one may be all that
+ * failed); later ones wait, until a connection opens again. When the
  * relay refuses the link token itself, or it expires where the relay does
  * not mint session tokens, this disconnects the provider and calls
  * `onLost` with the reason, once.
  */
-export function keepAccess (provider: WebsocketProvider, access: LinkAccess, onLost: (problem: AccessProblem) => void): void {
+export function keepAccess (provider: ReconnectingProvider, access: LinkAccess, onLost: (problem: AccessProblem) => void): void {
   const origin = new URL(provider.serverUrl.replace(/^ws/, 'http')).origin
   let renewing: Promise<void> | null = null
   let opened = false
@@ -158,13 +161,22 @@ export function keepAccess (provider: WebsocketProvider, access: LinkAccess, onL
     if (err instanceof AccessRefusedError) lose(err.problem)
   }
 
+  // Whether a fresh token was tried at once since a connection last opened: once per outage, so a relay that keeps failing connections for another reason still gets the backoff.
+  let retriedFresh = false
   provider.on('status', ({ status }) => {
-    if (status === 'connected') opened = true
+    if (status !== 'connected') return
+    opened = true
+    retriedFresh = false
   })
   provider.on('connection-close', () => {
     const failedToOpen = !opened
     opened = false
-    if (failedToOpen && access.canMint && !lost) renew().catch(loseIfRefused)
+    if (!failedToOpen || !access.canMint || lost) return
+    renew().then(() => {
+      if (retriedFresh) return
+      retriedFresh = true
+      provider.retryNow()
+    }, loseIfRefused)
   })
   // The provider gives up after a 44xx close; a deliberate `connect()` resumes it.
   provider.on('closed', ({ code }) => {

@@ -2,12 +2,12 @@
  * One shared document and its link to the relay.
  */
 import * as Y from 'yjs'
-import { WebsocketProvider } from 'y-websocket'
 import type { Awareness } from 'y-protocols/awareness'
 import { savedQueryParam } from './saved.js'
 import { tokenQueryParam } from './access.js'
 import { OutgoingFrames } from './outgoing.js'
 import { reconnectsAfter } from './refusal.js'
+import { ReconnectingProvider } from './reconnect.js'
 
 /** The name of the shared text in every document; the relay and its export use the same. */
 export const textName = 'text'
@@ -16,7 +16,7 @@ export const textName = 'text'
 export interface SharedDocument {
   readonly doc: Y.Doc
   readonly text: Y.Text
-  readonly provider: WebsocketProvider
+  readonly provider: ReconnectingProvider
   /** Presence (names, colours, cursors) of everyone in the document, this page included. */
   readonly awareness: Awareness
   /** Every frame the provider's sockets send. */
@@ -44,7 +44,8 @@ export interface JoinOptions {
  * `serverUrl`. The provider does not connect until `provider.connect()`, so
  * that every listener can be in place before the first message arrives. It
  * does not reconnect after a refusal that connecting again cannot change
- * (see `reconnectsAfter`).
+ * (see `reconnectsAfter`); after other closes it reconnects with jittered
+ * backoff (see `ReconnectingProvider`).
  */
 export function openDocument (name: string, serverUrl: string, options: JoinOptions): SharedDocument {
   const doc = new Y.Doc()
@@ -53,7 +54,7 @@ export function openDocument (name: string, serverUrl: string, options: JoinOpti
   if (options.wantsSaved) params[savedQueryParam] = '1'
   // The provider puts the room into the URL path as it is; the relay decodes it.
   const outgoing = new OutgoingFrames()
-  const provider = new WebsocketProvider(serverUrl, encodeURIComponent(name), doc, {
+  const provider = new ReconnectingProvider(serverUrl, encodeURIComponent(name), doc, {
     connect: false,
     params,
     WebSocketPolyfill: outgoing.socketClass(WebSocket),

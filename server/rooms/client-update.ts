@@ -41,6 +41,9 @@ export class BrokenDocumentError extends Error {
   override readonly name = 'BrokenDocumentError'
 }
 
+/** Committed updates were checked by the process that accepted them; here only their shape is read. */
+const committedContent: UpdatePolicy = { content: 'any', maxContentDepth: Number.MAX_SAFE_INTEGER }
+
 /** Delete ranges up to which an update is charged two items per range without looking at the document. */
 const rangesChargedBlindly = 16
 
@@ -88,12 +91,17 @@ export class ClientUpdates {
   private items: number
   /** At least the structs and delete ranges waiting for missing dependencies. */
   private pendingItems: number
-  private lastTransaction: Y.Transaction | null = null
+  /**
+   * The transactions the last `apply` ran. Usually one; Yjs opens a second
+   * one during cleanup when an update replaces a subdocument (destroying the
+   * loser), and that one may hold the only change.
+   */
+  private readonly transactions: Y.Transaction[] = []
 
   constructor (private readonly doc: Y.Doc, private readonly budget: DocumentBudget) {
     this.items = countItems(doc)
     this.pendingItems = countPendingItems(doc)
-    doc.on('afterTransaction', (transaction: Y.Transaction) => { this.lastTransaction = transaction })
+    doc.on('afterTransaction', (transaction: Y.Transaction) => { this.transactions.push(transaction) })
   }
 
   /** The document's items, as counted for the budget (an upper bound). */
@@ -136,16 +144,15 @@ export class ClientUpdates {
     const store = this.doc.store
     const pendingBefore = store.pendingStructs && { missing: new Map(store.pendingStructs.missing), update: store.pendingStructs.update }
     const pendingDsBefore = store.pendingDs
-    this.lastTransaction = null
+    this.transactions.length = 0
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (err) {
       throw new BrokenDocumentError(`update does not apply: ${(err as Error).message}`)
     }
     this.items += cost
-    const transaction = this.lastTransaction as Y.Transaction | null
-    this.lastTransaction = null
-    const integrated = transaction !== null && changedDocument(transaction)
+    const transactions = this.transactions.splice(0)
+    const integrated = transactions.some(changedDocument)
     // Yjs re-encodes what waits on every update, so compare contents: a client that reconnects
     // sends back what it holds waiting, and that must not be stored and relayed again.
     const pendingChanged = !sameBytes(store.pendingStructs?.update, pendingBefore?.update) || !sameBytes(store.pendingDs, pendingDsBefore)
@@ -158,11 +165,24 @@ export class ClientUpdates {
       store.pendingDs = pendingDsBefore
       this.pendingItems = countPendingItems(this.doc)
       if (!integrated) throw refusal
-      const kept = Y.encodeStateAsUpdate(this.doc, encodeStateVectorMap(transaction.beforeState))
+      const kept = Y.encodeStateAsUpdate(this.doc, encodeStateVectorMap(transactions[0].beforeState))
       return { changed: true, update: kept, verbatim: false, items: cost, refusal }
     }
     if (!integrated && !pendingChanged) return { changed: false }
     return { changed: true, update, verbatim: true, items: cost }
+  }
+
+  /**
+   * Applies an update that is committed already — another process checked
+   * and stored it, or it was read back from the store — with `origin`,
+   * counting its items. Throws what Yjs throws.
+   */
+  applyCommitted (update: Uint8Array, origin: unknown): void {
+    const shape = checkUpdate(update, committedContent, this.doc)
+    this.transactions.length = 0
+    Y.applyUpdate(this.doc, update, origin)
+    this.transactions.length = 0
+    this.items += itemCost(this.doc, update, shape, Number.MAX_SAFE_INTEGER)
   }
 
   /** Why the state waiting for dependencies is over budget, or null. Counts exactly only when the bound passes the budget. */

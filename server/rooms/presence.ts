@@ -66,9 +66,10 @@ export class Presence<Owner> {
    * are ignored. Throws `ProtocolError` ('policy') when `owner` would hold
    * more ids than allowed, or ('too-large') for a state past the byte limits;
    * the entries before the offending one stay applied, and the caller closes
-   * the owner, which removes them.
+   * the owner, which removes them. A `trusted` owner (another process, which
+   * checked its own clients) is held to no limit.
    */
-  apply (owner: Owner, update: readonly AwarenessEntry[]): PresenceChange {
+  apply (owner: Owner, update: readonly AwarenessEntry[], trusted = false): PresenceChange {
     const accepted: AwarenessEntry[] = []
     let verbatim = true
     for (const entry of update) {
@@ -85,11 +86,11 @@ export class Presence<Owner> {
       }
       const state = entry.state === null ? null : presentableState(entry.state, entry.value, this.nameOf(owner))
       const size = state === null ? 0 : Buffer.byteLength(state)
-      if (size > this.limits.maxAwarenessStateBytes) {
+      if (!trusted && size > this.limits.maxAwarenessStateBytes) {
         throw new ProtocolError('too-large', `a presence state may hold at most ${this.limits.maxAwarenessStateBytes} bytes`)
       }
       const growth = size - (current?.bytes ?? 0)
-      if (growth > 0 && this.bytes + growth > this.limits.maxAwarenessBytesPerRoom) {
+      if (!trusted && growth > 0 && this.bytes + growth > this.limits.maxAwarenessBytesPerRoom) {
         throw new ProtocolError('too-large', `the presence of everyone in a document may hold at most ${this.limits.maxAwarenessBytesPerRoom} bytes`)
       }
       if (current) {
@@ -97,7 +98,7 @@ export class Presence<Owner> {
         current.state = state
         current.bytes = size
       } else {
-        if (this.countOwned(owner) >= this.limits.maxAwarenessClientsPerConnection) {
+        if (!trusted && this.countOwned(owner) >= this.limits.maxAwarenessClientsPerConnection) {
           throw new ProtocolError('policy', `a connection may present at most ${this.limits.maxAwarenessClientsPerConnection} awareness client ids`)
         }
         this.entries.set(entry.clientId, { clock: entry.clock, state, bytes: size, owner })
@@ -126,11 +127,11 @@ export class Presence<Owner> {
     return removed
   }
 
-  /** Every present state (ids whose state is not null). */
-  present (): AwarenessEntry[] {
+  /** Every present state (ids whose state is not null), or those of the owners `include` picks. */
+  present (include: (owner: Owner) => boolean = () => true): AwarenessEntry[] {
     const entries: AwarenessEntry[] = []
     for (const [clientId, entry] of this.entries) {
-      if (entry.state !== null) entries.push({ clientId, clock: entry.clock, state: entry.state })
+      if (entry.state !== null && include(entry.owner)) entries.push({ clientId, clock: entry.clock, state: entry.state })
     }
     return entries
   }

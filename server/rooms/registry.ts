@@ -7,9 +7,16 @@
  * address or token may have loaded, the room that has been empty longest is
  * unloaded to make room instead of refusing the newcomer. Only when every
  * loaded room (of that address or token) has people in it is a join refused.
+ *
+ * A room listens to its document on the cluster bus from before it loads
+ * until it leaves memory: what other processes commit meanwhile is either
+ * in what the load reads or arrives on the bus (the room tells the two apart
+ * by sequence number). When the bus may have lost messages, every room
+ * catches up from the store; when a process stops, its people leave every room.
  */
 import { Room, type RoomConnection, type RoomOptions } from './room.js'
 import type { DocStore } from '../storage/store.js'
+import type { ClusterBus, ClusterMessage } from '../cluster/bus.js'
 import { CloseCode } from '../protocol/errors.js'
 
 /** Registry behaviour that comes from configuration; fields as in `Config`. */
@@ -54,9 +61,14 @@ export class RoomRegistry {
   private readonly charges = new Map<string, readonly string[]>()
   /** Rooms loaded or loading per budget key. */
   private readonly loadedBy = new Map<string, number>()
+  /** Bus messages for rooms still loading, delivered once they are loaded. */
+  private readonly early = new Map<string, ClusterMessage[]>()
   private closed = false
 
-  constructor (private readonly store: DocStore, private readonly options: RegistryOptions) {}
+  constructor (private readonly store: DocStore, private readonly bus: ClusterBus, private readonly options: RegistryOptions) {
+    bus.onResync(() => { for (const room of this.rooms.values()) room.resync() })
+    bus.onProcessGone((process) => { for (const room of this.rooms.values()) room.processGone(process) })
+  }
 
   /** Rooms currently in memory. */
   get size (): number {
@@ -150,10 +162,26 @@ export class RoomRegistry {
   }
 
   private async load (name: string): Promise<Room> {
-    const stored = await this.store.load(name)
-    const room = new Room(name, this.store, stored, this.options, (failed) => this.forget(failed))
-    this.rooms.set(name, room)
-    return room
+    this.early.set(name, [])
+    try {
+      await this.bus.subscribe(name, (message) => this.fromCluster(name, message))
+      const stored = await this.store.load(name)
+      const room = new Room(name, this.store, stored, this.options, this.bus, (failed) => this.forget(failed))
+      this.rooms.set(name, room)
+      for (const message of this.early.get(name) ?? []) room.receiveFromCluster(message)
+      return room
+    } catch (err) {
+      this.bus.unsubscribe(name)
+      throw err
+    } finally {
+      this.early.delete(name)
+    }
+  }
+
+  private fromCluster (name: string, message: ClusterMessage): void {
+    const room = this.rooms.get(name)
+    if (room) room.receiveFromCluster(message)
+    else this.early.get(name)?.push(message)
   }
 
   /** Unloads the room empty longest among those `eligible` says; false when there is none. */
@@ -175,10 +203,12 @@ export class RoomRegistry {
     this.rooms.delete(room.name)
     const done = (async () => {
       try {
+        room.seal()
         await room.compact()
         await room.whenDurable()
         room.destroy(CloseCode.serviceRestart, 'server shutting down')
         // Before `unloading` forgets the room, so no new load of it can start in between.
+        this.bus.unsubscribe(room.name)
         this.store.release(room.name)
       } catch (err) {
         this.options.logger.error('room.unload-failed', { room: room.name, error: err as Error })
@@ -202,6 +232,7 @@ export class RoomRegistry {
     if (timer) clearTimeout(timer)
     this.idle.delete(room)
     this.uncharge(room.name)
+    this.bus.unsubscribe(room.name)
     // Forgetting more than needed is safe: a later compaction then removes less.
     void room.whenDurable().then(() => {
       if (!this.rooms.has(room.name) && !this.loading.has(room.name) && !this.unloading.has(room.name)) this.store.release(room.name)

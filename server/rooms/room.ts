@@ -28,11 +28,13 @@ import { changesDocument } from '../protocol/update.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import { applyStoredDocument, textName } from '../protocol/document.js'
 import type { DocStore, StoredDocument } from '../storage/store.js'
+import type { ClusterBus, ClusterMessage } from '../cluster/bus.js'
 import type { Logger } from '../log.js'
 import { BrokenDocumentError, ClientUpdates, type DocumentBudget } from './client-update.js'
 import { Outbox, type Recipient } from './outbox.js'
 import { Presence, type PresenceLimits } from './presence.js'
 import { StoredLog, type StoredLogLimits } from './stored-log.js'
+import { SequencePosition } from './sequence.js'
 
 /** What a room needs of a connection. */
 export interface RoomConnection {
@@ -66,8 +68,24 @@ export interface RoomConnection {
 
 /** Who made a change to a room's document: tags every Yjs transaction. */
 export type UpdateOrigin =
+  /** A client of this process; the room stores it. */
   | { readonly kind: 'client', readonly connection: RoomConnection }
+  /** Read from the store: at load, or catching up. */
   | { readonly kind: 'store' }
+  /** Another process committed it and published it on the bus. */
+  | { readonly kind: 'cluster', readonly process: string }
+
+/** The people another process serves, as owners of presence in this room. */
+interface RemoteProcess {
+  readonly process: string
+}
+
+/** Who presents an awareness client id in a room. */
+type PresenceOwner = RoomConnection | RemoteProcess
+
+function isRemote (owner: PresenceOwner): owner is RemoteProcess {
+  return 'process' in owner
+}
 
 /** Room behaviour that comes from configuration. */
 export interface RoomOptions extends DocumentBudget, PresenceLimits, StoredLogLimits {
@@ -90,8 +108,11 @@ const itemsPerChargedMessage = 10_000
 /** Sync answers a room keeps for the current document, besides the whole-document one. */
 const maxCachedSyncAnswers = 4
 
-/** Re-exported for the modules that load documents outside a room. */
-export { applyStoredDocument, textName }
+/** How long a gap in the sequence may wait for the bus to fill it before the store is asked. */
+const gapWaitMs = 200
+
+/** How long a room waits before asking the store again after a catch-up failed. */
+const catchUpRetryMs = 2_000
 
 /** A loaded document with its connections. Create through `RoomRegistry`. */
 export class Room {
@@ -99,13 +120,21 @@ export class Room {
   private updates: ClientUpdates
   private log: StoredLog
   private readonly members = new Map<RoomConnection, Member>()
-  private readonly presence: Presence<RoomConnection>
+  private readonly presence: Presence<PresenceOwner>
+  /** Presence owners for the processes whose people are in this room. */
+  private readonly remotes = new Map<string, RemoteProcess>()
+  /** How far the stored updates of this document are integrated. */
+  private position: SequencePosition
+  private catchingUp = false
+  private catchUpTimer: NodeJS.Timeout | null = null
   private readonly outbox: Outbox<RoomConnection>
   /** Sync step 2 answers for the current document, by the state vector they answer. */
   private readonly syncAnswers = new Map<string, Uint8Array>()
   /** While the document is rebuilt, the work that arrived meanwhile; null otherwise. */
   private held: Array<() => void> | null = null
   private failed = false
+  /** Set once the room is unloading: messages are no longer taken, so the last writes can settle. */
+  private sealed = false
   /** Whether a client changed the document since it loaded. */
   private changedSinceLoad = false
   /** Settles after the latest store write (appends and replaces settle in call order). */
@@ -121,13 +150,17 @@ export class Room {
     private readonly store: DocStore,
     stored: StoredDocument,
     private readonly options: RoomOptions,
+    private readonly bus: ClusterBus,
     private readonly onFailure: (room: Room) => void
   ) {
     this.ydoc = createDoc(name, stored)
     this.updates = new ClientUpdates(this.ydoc, options)
     this.log = new StoredLog(options, stored)
-    this.presence = new Presence(options, (connection) => connection.displayName)
+    this.position = new SequencePosition(stored.seq)
+    this.presence = new Presence<PresenceOwner>(options, (owner) => isRemote(owner) ? null : owner.displayName)
     this.outbox = new Outbox((frame, to) => this.deliver(frame, to))
+    // Whoever serves people in this document elsewhere tells us who they are.
+    bus.publish(name, { kind: 'awareness-query' })
   }
 
   /** The room's document. Read it; change it only through `receive`. */
@@ -175,8 +208,63 @@ export class Room {
   /** Removes a connection and tells the others that its presence is gone. */
   leave (connection: RoomConnection): void {
     if (!this.members.delete(connection)) return
-    const removed = this.presence.remove(connection)
-    if (removed.length > 0) this.broadcast(encodeAwareness(encodeAwarenessUpdate(removed)), null)
+    this.removePresenceOf(connection)
+  }
+
+  /**
+   * Handles a message another process published about this document:
+   * committed updates are applied and forwarded (never stored again), and
+   * presence is kept per process.
+   */
+  receiveFromCluster (message: ClusterMessage): void {
+    if (this.failed || this.sealed) return
+    if (this.held) {
+      this.held.push(() => this.receiveFromCluster(message))
+      return
+    }
+    switch (message.kind) {
+      case 'update':
+        if (this.position.has(message.seq)) return
+        this.applyCommitted(message.update, { kind: 'cluster', process: message.from } satisfies UpdateOrigin)
+        this.position.integrated(message.seq)
+        if (this.position.hasGap) this.scheduleCatchUp(gapWaitMs)
+        break
+      case 'awareness': {
+        let entries
+        try {
+          entries = decodeAwarenessUpdate(message.update)
+        } catch (err) {
+          this.options.logger.warn('cluster.bad-awareness', { room: this.name, from: message.from, error: err as Error })
+          return
+        }
+        const { accepted } = this.presence.apply(this.remote(message.from), entries, true)
+        if (accepted.length > 0) this.broadcast(encodeAwareness(encodeAwarenessUpdate(accepted)), null)
+        break
+      }
+      case 'awareness-query':
+        this.publishLocalPresence()
+        break
+    }
+  }
+
+  /** Forgets the presence of the people `process` served: it stopped. */
+  processGone (process: string): void {
+    const owner = this.remotes.get(process)
+    if (!owner) return
+    this.remotes.delete(process)
+    this.removePresenceOf(owner)
+  }
+
+  /**
+   * Called when the bus may have lost messages: reads what the room lacks of
+   * its stored document (updates other processes committed) and forwards it
+   * to this process's clients, and tells the others again who is here and
+   * asks who is there (they may have taken this process for gone).
+   */
+  resync (): void {
+    this.scheduleCatchUp(0)
+    this.publishLocalPresence()
+    this.bus.publish(this.name, { kind: 'awareness-query' })
   }
 
   /**
@@ -186,7 +274,7 @@ export class Room {
    * `raw` is the message as received, forwarded verbatim where possible.
    */
   receive (connection: RoomConnection, message: ClientMessage, raw: Uint8Array): void {
-    if (this.failed || !this.members.has(connection)) return
+    if (this.failed || this.sealed || !this.members.has(connection)) return
     if (this.held) {
       this.held.push(() => this.receive(connection, message, raw))
       return
@@ -225,6 +313,16 @@ export class Room {
   }
 
   /**
+   * Stops taking messages, so that the writes made so far can settle while
+   * the room unloads: a client that keeps typing cannot hold shutdown off.
+   * What its connections send afterwards is dropped unconfirmed; they are
+   * closed once the room is saved and send it again when they reconnect.
+   */
+  seal (): void {
+    this.sealed = true
+  }
+
+  /**
    * Writes the whole document as one snapshot in place of its log, if the
    * log holds anything. Never rejects: a document that cannot be encoded or
    * stored fails the room.
@@ -245,6 +343,8 @@ export class Room {
 
   /** Closes every connection with `code` and frees the document. */
   destroy (code: number, reason: string): void {
+    if (this.catchUpTimer) clearTimeout(this.catchUpTimer)
+    this.catchUpTimer = null
     for (const connection of this.members.keys()) connection.close(code, reason)
     this.members.clear()
     this.ydoc.destroy()
@@ -319,16 +419,21 @@ export class Room {
     const seq = this.outbox.issued()
     this.log.appended(update.length, items)
     this.lastWrite = this.store.append(this.name, update)
-      .then(() => this.markDurable(seq), (err) => this.fail(err, 'storage failure'))
+      .then((stored) => {
+        this.markDurable(seq)
+        this.published(stored, update)
+      }, (err) => this.fail(err, 'storage failure'))
       .catch((err) => this.fail(err, 'internal error'))
     this.outbox.send(raw ?? encodeUpdate(update), { allBut: connection })
   }
 
-  private receiveAwareness (connection: RoomConnection, update: Uint8Array, raw: Uint8Array): void {
-    const entries = decodeAwarenessUpdate(update)
+  private receiveAwareness (connection: RoomConnection, message: Uint8Array, raw: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(message)
     const { accepted, verbatim } = this.presence.apply(connection, entries)
     if (accepted.length === 0) return
-    const frame = verbatim ? raw : encodeAwareness(encodeAwarenessUpdate(accepted))
+    const update = verbatim ? message : encodeAwarenessUpdate(accepted)
+    this.bus.publish(this.name, { kind: 'awareness', update })
+    const frame = verbatim ? raw : encodeAwareness(update)
     // The sender gets its own presence back too: the stock client takes 30 s without
     // any message for a dead connection, and its presence renewal every 15 s is what
     // keeps a lone editor's connection alive.
@@ -356,6 +461,88 @@ export class Room {
     }
   }
 
+  /** Tells the other processes about an update this process committed as number `seq`. */
+  private published (seq: number, update: Uint8Array): void {
+    this.position.integrated(seq)
+    this.bus.publish(this.name, { kind: 'update', seq, update })
+    if (this.position.hasGap) this.scheduleCatchUp(gapWaitMs)
+  }
+
+  /** Applies an update that is committed already (by another process, or read back from the store) and forwards it here. */
+  private applyCommitted (update: Uint8Array, origin: UpdateOrigin): void {
+    try {
+      this.updates.applyCommitted(update, origin)
+    } catch (err) {
+      // Committed elsewhere, so it is in the store: reloading the document takes it in whole.
+      this.options.logger.warn('room.committed-update-failed', { room: this.name, error: err as Error })
+      this.rebuild()
+      return
+    }
+    this.log.storedElsewhere(update.length)
+    this.syncAnswers.clear()
+    this.outbox.send(encodeUpdate(update), { allBut: null })
+  }
+
+  private scheduleCatchUp (delayMs: number): void {
+    if (this.catchUpTimer || this.failed || this.sealed) return
+    this.catchUpTimer = setTimeout(() => {
+      this.catchUpTimer = null
+      this.readMissing()
+    }, delayMs)
+    this.catchUpTimer.unref()
+  }
+
+  private readMissing (): void {
+    if (this.catchingUp || this.failed || this.sealed) return
+    if (this.held) {
+      this.held.push(() => this.readMissing())
+      return
+    }
+    this.catchingUp = true
+    this.store.readSince(this.name, this.position.seq).then((missing) => {
+      this.catchingUp = false
+      if (this.failed || this.sealed) return
+      if (this.held) {
+        this.held.push(() => this.readMissing())
+        return
+      }
+      const origin: UpdateOrigin = { kind: 'store' }
+      if (missing.snapshot) this.applyCommitted(missing.snapshot, origin)
+      for (const update of missing.updates) this.applyCommitted(update, origin)
+      this.position.caughtUp(missing.seq)
+      if (this.position.hasGap) this.scheduleCatchUp(gapWaitMs)
+    }, (err) => {
+      this.catchingUp = false
+      this.options.logger.warn('room.catch-up-failed', { room: this.name, error: err as Error })
+      this.scheduleCatchUp(catchUpRetryMs)
+    })
+  }
+
+  /** Tells the other processes the presence of this process's people. */
+  private publishLocalPresence (): void {
+    const local = this.presence.present((owner) => !isRemote(owner))
+    if (local.length > 0) this.bus.publish(this.name, { kind: 'awareness', update: encodeAwarenessUpdate(local) })
+  }
+
+  /** The presence owner standing for the people `process` serves. */
+  private remote (process: string): RemoteProcess {
+    let owner = this.remotes.get(process)
+    if (!owner) {
+      owner = { process }
+      this.remotes.set(process, owner)
+    }
+    return owner
+  }
+
+  /** Removes every presence `owner` held, telling this process's clients, and the others when it was local. */
+  private removePresenceOf (owner: PresenceOwner): void {
+    const removed = this.presence.remove(owner)
+    if (removed.length === 0) return
+    const update = encodeAwarenessUpdate(removed)
+    this.broadcast(encodeAwareness(update), null)
+    if (!isRemote(owner)) this.bus.publish(this.name, { kind: 'awareness', update })
+  }
+
   /**
    * Replaces the document with the stored one, once every write issued so
    * far is durable. Messages and joins that arrive meanwhile wait, then run
@@ -374,6 +561,7 @@ export class Room {
       this.ydoc = doc
       this.updates = new ClientUpdates(doc, this.options)
       this.log = new StoredLog(this.options, stored)
+      this.position = new SequencePosition(stored.seq)
       this.syncAnswers.clear()
       const held = this.held ?? []
       this.held = null

@@ -60,6 +60,15 @@ export class StoredLog {
     this.chargedBytes += bytes + items * snapshotBytesPerItem
   }
 
+  /**
+   * Records an update another process stored for this document: it counts
+   * toward the size limit, not toward this process's compaction, which
+   * removes only what this process stored or read.
+   */
+  storedElsewhere (bytes: number): void {
+    this.chargedBytes += bytes
+  }
+
   /** Whether the log has grown enough to compact. */
   get wantsCompaction (): boolean {
     return this.updates >= this.limits.compactAfterUpdates || this.logBytes >= this.limits.compactAfterBytes

@@ -48,6 +48,9 @@ export function createMemoryStore (): DocStore {
       return Promise.resolve()
     },
     release () {}, // nothing is remembered per document beyond the documents themselves
+    async ping () {
+      if (closed) throw new Error('store is closed')
+    },
     async list () {
       return [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
     },

@@ -223,6 +223,9 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     release (name) {
       known.forget(name)
     },
+    async ping () {
+      await pool.query('SELECT 1')
+    },
     async list () {
       await writes.settled()
       const result = await pool.query(`SELECT doc COLLATE "C" AS doc FROM ${snapshots} UNION SELECT doc FROM ${updates} ORDER BY 1`)

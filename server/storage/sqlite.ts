@@ -130,6 +130,10 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     release (name) {
       known.forget(name)
     },
+    async ping () {
+      if (!db.open) throw new Error('store is closed')
+      db.prepare('SELECT 1').get()
+    },
     async list () {
       writes.flush()
       return selectNames.all() as string[]

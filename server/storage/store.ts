@@ -83,6 +83,8 @@ export interface DocStore {
   release (name: string): void
   /** Lists stored document names in lexical order (by Unicode code point). */
   list (): Promise<string[]>
+  /** Resolves when the storage answers (for readiness checks); rejects with why it does not. */
+  ping (): Promise<void>
   /** Waits for every pending write, then releases the store's resources; later writes reject. */
   close (): Promise<void>
 }

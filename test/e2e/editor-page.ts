@@ -9,16 +9,16 @@ import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playw
 import * as Y from 'yjs'
 import type { Relay, RelayOptions } from '../../server/relay.js'
 import type { DocStore } from '../../server/storage/store.js'
-import { applyStoredDocument } from '../../server/rooms/room.js'
+import { applyStoredDocument } from '../../server/protocol/document.js'
 import { onTeardown, startTestRelay } from '../helpers/relay.js'
 
-/** The built editor, as `npm run build` leaves it. */
+/** The built editor, as the tests' global setup (or `npm run build`) leaves it. */
 export const editorDir = fileURLToPath(new URL('../../dist/editor', import.meta.url))
 
 /** Starts a relay on 127.0.0.1 serving the built editor (port 0 unless given), closed after the test. */
 export async function startEditorRelay (options: RelayOptions = {}): Promise<Relay> {
   if (!existsSync(`${editorDir}/index.html`)) {
-    throw new Error(`the editor is not built: ${editorDir}/index.html is missing. Run \`npm run build\` first.`)
+    throw new Error(`the editor is not built: ${editorDir}/index.html is missing. Run the tests through \`npm test\` or \`npx vitest run\`, whose global setup builds it.`)
   }
   return await startTestRelay({ editorDir, ...options })
 }

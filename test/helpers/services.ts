@@ -35,7 +35,7 @@ export async function dropPostgresTables (tablePrefix: string): Promise<void> {
   const client = new pg.Client({ connectionString: postgresUrl() })
   await client.connect()
   try {
-    await client.query(`DROP TABLE IF EXISTS ${tablePrefix}_snapshots, ${tablePrefix}_updates`)
+    await client.query(`DROP TABLE IF EXISTS ${tablePrefix}_snapshots, ${tablePrefix}_updates, ${tablePrefix}_documents`)
   } finally {
     await client.end()
   }

@@ -12,7 +12,7 @@ import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import type { DocStore } from '../../server/storage/store.js'
 import type { Relay } from '../../server/relay.js'
-import { applyStoredDocument } from '../../server/rooms/room.js'
+import { applyStoredDocument } from '../../server/protocol/document.js'
 import { captureLog, connectClient, startTestRelay, synced, waitFor, type TestClient } from '../helpers/relay.js'
 import { persistentBackends, type StoreBackend } from '../helpers/stores.js'
 import { describeWithServices } from '../helpers/services.js'
@@ -78,6 +78,7 @@ function withHeldLoads (store: DocStore): { store: DocStore, release: () => void
       replace: (name, snapshot) => store.replace(name, snapshot),
       list: () => store.list(),
       release: (name: string) => store.release(name),
+      ping: () => store.ping(),
       close: () => store.close()
     },
     release,
@@ -96,6 +97,7 @@ function withFailingAppends (store: DocStore): { store: DocStore, failing: strin
       replace: (name: string, snapshot: Uint8Array) => store.replace(name, snapshot),
       list: () => store.list(),
       release: (name: string) => store.release(name),
+      ping: () => store.ping(),
       close: () => store.close()
     }
   }

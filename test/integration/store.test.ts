@@ -7,7 +7,7 @@ import { expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { DocStore, StoredDocument } from '../../server/storage/store.js'
 import { openPostgresStore } from '../../server/storage/postgres.js'
-import { applyStoredDocument } from '../../server/rooms/room.js'
+import { applyStoredDocument } from '../../server/protocol/document.js'
 import { storeBackends } from '../helpers/stores.js'
 import { describeWithServices, postgresUrl } from '../helpers/services.js'
 

@@ -16,7 +16,7 @@ import {
 } from '../../server/protocol/messages.js'
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, type AwarenessEntry } from '../../server/protocol/awareness.js'
 import { ProtocolError } from '../../server/protocol/errors.js'
-import { checkUpdate } from '../../server/protocol/update.js'
+import { checkUpdate, type UpdatePolicy } from '../../server/protocol/update.js'
 import { connectClient, startTestRelay, synced, waitFor } from '../helpers/relay.js'
 import { fetchDocument, openWebSocket, sendThenProbe } from '../helpers/raw-socket.js'
 import { seededRandom } from '../helpers/random.js'
@@ -299,8 +299,10 @@ function legacyJsonUpdate (): Uint8Array {
   return update
 }
 
-/** Accepts every kind of content, as deep as Yjs writes it. */
-const anyContent = { content: 'any', maxContentDepth: 1000 } as const
+/** The widest policy at the default depth: every kind of content the sample documents hold. */
+const anyContent: UpdatePolicy = { content: 'any', maxContentDepth: 32 }
+/** A policy that refuses nothing that parses, so acceptance can be compared with Yjs' own reader. */
+const unbounded: UpdatePolicy = { content: 'any', maxContentDepth: Number.MAX_SAFE_INTEGER }
 
 describe('checkUpdate', () => {
   it('accepts every update Yjs writes', () => {
@@ -312,7 +314,11 @@ describe('checkUpdate', () => {
       Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
       copy.getText('text').insert(0, 'more')
       if (copy.getText('text').length > 2) copy.getText('text').delete(1, 2)
-      for (const update of updates) checkUpdate(update, anyContent)
+      const server = new Y.Doc()
+      for (const update of updates) {
+        checkUpdate(update, anyContent, server)
+        Y.applyUpdate(server, update)
+      }
       checkUpdate(Y.mergeUpdates(updates), anyContent)
     }
   })
@@ -336,7 +342,7 @@ describe('checkUpdate', () => {
     }
     const passes = (update: Uint8Array): boolean => {
       try {
-        checkUpdate(update, anyContent)
+        checkUpdate(update, unbounded)
         return true
       } catch (err) {
         expect(err).toBeInstanceOf(ProtocolError)
@@ -374,16 +380,16 @@ describe('checkUpdate', () => {
     ]
     fc.assert(fc.property(fc.nat({ max: corpus.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.nat(), fc.nat(), (base, mutations, which, split) => {
       const input = mutate(corpus[base], mutations, corpus)
-      try {
-        checkUpdate(input, anyContent)
-      } catch (err) {
-        expect(err).toBeInstanceOf(ProtocolError)
-        return
-      }
       // A document that holds the first part of one sample's history.
       const { updates } = samples[which % samples.length]
       const target = new Y.Doc()
       for (const update of updates.slice(0, split % (updates.length + 1))) Y.applyUpdate(target, update)
+      try {
+        checkUpdate(input, unbounded, target)
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError)
+        return
+      }
       const [snapshot, pending, pendingDs] = state(target)
       try {
         Y.applyUpdate(target, input)
@@ -398,10 +404,55 @@ describe('checkUpdate', () => {
   })
 })
 
+describe('checkUpdate under the text policy', () => {
+  it('lets through only strings and deletions in the root text: 3 000 mutated updates, applied to a document of text', () => {
+    const textPolicy: UpdatePolicy = { content: 'text', maxContentDepth: 32 }
+    const random = seededRandom(7)
+    const typist = new Y.Doc()
+    const textUpdates: Uint8Array[] = []
+    typist.on('update', (update: Uint8Array) => textUpdates.push(update))
+    for (let i = 0; i < 30; i++) {
+      const text = typist.getText('text')
+      if (random.int(3) === 0 && text.length > 0) text.delete(random.int(text.length), 1 + random.int(3))
+      else text.insert(random.int(text.length + 1), random.word(1 + random.int(4)))
+    }
+    const corpus = [...textUpdates, Y.encodeStateAsUpdate(typist), ...sampleDocs(8, 6).flatMap(({ doc }) => [Y.encodeStateAsUpdate(doc)])]
+    let accepted = 0
+    fc.assert(fc.property(fc.nat({ max: corpus.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.nat(), (base, mutations, split) => {
+      const input = mutate(corpus[base], mutations, corpus)
+      const target = new Y.Doc()
+      for (const update of textUpdates.slice(0, split % (textUpdates.length + 1))) Y.applyUpdate(target, update)
+      try {
+        checkUpdate(input, textPolicy, target)
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError)
+        return
+      }
+      accepted++
+      try {
+        Y.applyUpdate(target, input)
+      } catch {
+        // Yjs may throw on a mutated update; what it integrated is checked below.
+      }
+      expect([...target.share.keys()].filter((name) => name !== 'text')).toEqual([])
+      const text = target.share.get('text')
+      for (const structs of target.store.clients.values()) {
+        for (const struct of structs) {
+          if (!(struct instanceof Y.Item)) continue
+          expect([Y.ContentString, Y.ContentDeleted]).toContain(struct.content.constructor)
+          expect(struct.parent).toBe(text)
+          expect(struct.parentSub).toBeNull()
+        }
+      }
+    }), { seed: 20261201, numRuns: 3_000 })
+    expect(accepted).toBeGreaterThan(300)
+  })
+})
+
 describe('rooms under mutated updates, through a real relay', () => {
   it('take or refuse each of 200 mutated updates; refused ones change nothing, and the witness always matches the server', async () => {
     const store = createMemoryStore()
-    const relay = await startTestRelay({ store, maxPendingBytesPerRoom: 16 * 1024 })
+    const relay = await startTestRelay({ store, maxPendingBytesPerRoom: 16 * 1024, content: 'any' })
     const room = 'fuzz'
     const witness = connectClient(relay, room)
     const writer = connectClient(relay, room)
@@ -438,7 +489,7 @@ describe('rooms under mutated updates, through a real relay', () => {
       if (!attacker || attacker.readyState !== attacker.OPEN) attacker = await openWebSocket(relay, room)
       const outcome = await sendThenProbe(attacker, encodeUpdate(update))
       outcomes.set(String(outcome), (outcomes.get(String(outcome)) ?? 0) + 1)
-      expect(['answered', 1007, 1008, 1009]).toContain(outcome)
+      expect(['answered', 1007, 1008, 1009, 4413, 4422]).toContain(outcome)
       if (outcome !== 'answered') {
         await fetchDocument(relay, room) // waits for a rebuild, if one happened
         expect(Y.encodeStateVector(serverDoc())).toEqual(before)
@@ -455,7 +506,7 @@ describe('rooms under mutated updates, through a real relay', () => {
     await waitFor(converged, 2_000, 'the witness to match the server')
     const expected = serverDoc().getText('text').toString()
     await relay.registry.get(room)!.whenDurable()
-    const restarted = await startTestRelay({ store })
+    const restarted = await startTestRelay({ store, content: 'any' })
     const fresh = connectClient(restarted, room)
     await synced(fresh)
     expect(fresh.text.toString()).toBe(expected)

@@ -151,6 +151,23 @@ describe('ClientUpdates', () => {
     expect(updates.apply(update, null, always).changed).toBe(false)
   })
 
+  it('sees the change of an update that replaces a subdocument, which Yjs finishes in a second transaction', () => {
+    const doc = new Y.Doc()
+    const updates = new ClientUpdates(doc, budget)
+    const concurrent = [1, 2].map((clientId) => {
+      const author = new Y.Doc()
+      author.clientID = clientId
+      author.getMap('map').set('k', new Y.Doc())
+      const update = Y.encodeStateAsUpdate(author)
+      author.destroy()
+      return update
+    })
+    expect(updates.apply(concurrent[0], null, always).changed).toBe(true)
+    // Client 2's value wins over client 1's: that one is deleted, and its subdocument destroyed.
+    expect(updates.apply(concurrent[1], null, always).changed).toBe(true)
+    expect(Y.decodeStateVector(Y.encodeStateVector(doc)).get(2)).toBe(1)
+  })
+
   it('keeps its item count an upper bound of the items in the document', () => {
     const doc = new Y.Doc()
     const updates = new ClientUpdates(doc, budget)
