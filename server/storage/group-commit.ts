@@ -115,7 +115,11 @@ export function createGroupCommit (commit: CommitGroup, limits: GroupLimits = {}
 
   const settled = (): Promise<void> => (waiting.at(-1) ?? running)?.done.then(ignore, ignore) ?? Promise.resolve()
 
-  /** Queues `write`; returns its group's numbers and its place in them. Reactions to one promise run in the order they were added: call order within a group. */
+  /**
+   * Queues `write`; returns its group's promise and its place in the group.
+   * Reactions to one promise run in the order they were added, so writes of
+   * one group settle in call order.
+   */
   const add = (write: Write): { done: Promise<readonly number[]>, index: number } => {
     if (closed) return { done: Promise.reject(new Error('store is closed')), index: 0 }
     let group = waiting.at(-1)

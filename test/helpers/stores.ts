@@ -140,10 +140,7 @@ const postgres: StoreBackend = {
   persistent: true,
   async create () {
     const tablePrefix = uniqueTablePrefix()
-    onTeardown(async () => {
-      await dropPostgresTables(tablePrefix)
-      await withClient((client) => client.query(`DROP TABLE IF EXISTS ${tablePrefix}_documents`))
-    })
+    onTeardown(() => dropPostgresTables(tablePrefix))
     const connect = async (): Promise<pg.Client> => {
       const client = new pg.Client({ connectionString: postgresUrl() })
       await client.connect()

@@ -449,6 +449,53 @@ for (const backend of storeBackends) {
       expect(reads.length).toBeGreaterThan(1)
     })
 
+    if (backend.persistent) it('lets a follower catch up by readSince while two instances append and compact one document', async () => {
+      const storage = await backend.create()
+      const instances = await Promise.all([storage.open(), storage.open()])
+      const follower = await storage.open()
+      const tokenOf = new Map<number, string>()
+      let writing = true
+      const writing2 = Promise.all(instances.map(async (store, k) => {
+        const view = new Y.Doc() // what this instance has seen: its snapshots hold only that
+        applyStoredDocument(view, await store.load('followed'))
+        const writes: Array<Promise<unknown>> = []
+        for (let i = 0; i < 60; i++) {
+          const before = Y.encodeStateVector(view)
+          const token = `<${k}:${i}>`
+          view.getText('text').insert(0, token)
+          writes.push(store.append('followed', Y.encodeStateAsUpdate(view, before)).then((seq) => { tokenOf.set(seq, token) }))
+          if (i % 10 === 9) writes.push(store.replace('followed', Y.encodeStateAsUpdate(view)))
+          if (i % 3 === k) await nextTurn()
+        }
+        await Promise.all(writes)
+      })).finally(() => { writing = false })
+      const doc = new Y.Doc()
+      const steps: Array<{ seq: number, text: string }> = []
+      let seq = 0
+      const catchUp = async (): Promise<void> => {
+        const read = await follower.readSince('followed', seq)
+        applyStoredDocument(doc, read)
+        seq = read.seq
+        steps.push({ seq, text: doc.getText('text').toString() })
+      }
+      while (writing) {
+        await catchUp()
+        await nextTurn() // a store that answers at once would otherwise starve the writers
+      }
+      await writing2
+      await catchUp()
+      // After each step the follower holds every update numbered up to the step's number.
+      for (const step of steps) {
+        const missing = [...tokenOf].filter(([number, token]) => number <= step.seq && !step.text.includes(token))
+        expect(missing, `at ${step.seq}`).toEqual([])
+      }
+      const fresh = new Y.Doc()
+      applyStoredDocument(fresh, await (await storage.open()).load('followed'))
+      expect(doc.getText('text').toString()).toBe(fresh.getText('text').toString())
+      expect(Y.encodeStateVector(doc)).toEqual(Y.encodeStateVector(fresh))
+      expect(tokenOf.size).toBe(120)
+    })
+
     if (backend.persistent) it('upgrades tables of the earlier layout in place, numbering old rows in their order', async () => {
       const storage = await backend.create()
       const a = [textUpdate('a0 '), textUpdate('a1 '), textUpdate('a2 ')]
