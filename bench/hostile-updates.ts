@@ -157,24 +157,30 @@ export function missingDependencyUpdates (count: number, textLength: number): Ui
 
 /**
  * A document of `items` one-character items, each typed in front of the one
- * before (so no two merge), as one update: the text reads the characters in
- * reverse. The whole document's items, not its text, is what a server walks
- * when it computes a delete set.
+ * before (so no two merge), as updates of at most `perUpdate` items each, as
+ * a client would send a large document within a server's work limit per
+ * update: the text reads the characters in reverse. The whole document's
+ * items, not its text, is what a server walks when it computes a delete set.
  */
-export function manyItemsDocumentUpdate (items: number): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, 1)
-  writeClientHeader(encoder, items, attackerClient, 0)
-  for (let i = 0; i < items; i++) {
-    if (i === 0) {
-      encoding.writeUint8(encoder, contentString)
-      writeRootParent(encoder, rootText)
-    } else {
-      encoding.writeUint8(encoder, contentString | hasRightOrigin)
-      writeId(encoder, attackerClient, i - 1)
+export function manyItemsDocumentUpdates (items: number, perUpdate: number): Uint8Array[] {
+  const updates: Uint8Array[] = []
+  for (let first = 0; first < items; first += perUpdate) {
+    const count = Math.min(perUpdate, items - first)
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, 1)
+    writeClientHeader(encoder, count, attackerClient, first)
+    for (let i = first; i < first + count; i++) {
+      if (i === 0) {
+        encoding.writeUint8(encoder, contentString)
+        writeRootParent(encoder, rootText)
+      } else {
+        encoding.writeUint8(encoder, contentString | hasRightOrigin)
+        writeId(encoder, attackerClient, i - 1)
+      }
+      encoding.writeVarString(encoder, 'm')
     }
-    encoding.writeVarString(encoder, 'm')
+    writeNoDeletes(encoder)
+    updates.push(encoding.toUint8Array(encoder))
   }
-  writeNoDeletes(encoder)
-  return encoding.toUint8Array(encoder)
+  return updates
 }

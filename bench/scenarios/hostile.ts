@@ -80,7 +80,7 @@ const fateLabels: Record<number, string> = { 0: 'alive', 1: 'exited', 2: 'killed
 /** The attacker's messages for one class, built once. */
 interface Built {
   /** Sent by an honest client as its sync step 2 before anyone is timed (sync-flood's large document). */
-  readonly seed: Uint8Array | null
+  readonly seed: Uint8Array[] | null
   /** Sent at once, in order. */
   readonly messages: Uint8Array[]
   /** Sent `perSecond` times a second for `durationMs` after `messages`. */
@@ -106,7 +106,7 @@ function hostileScenario (kind: HostileClass, settings: HostileSettings): Scenar
       const started = Date.now()
       built = build(kind, settings)
       const bytes = built.messages.reduce((sum, m) => sum + m.length, 0)
-      log(`built ${built.messages.length} message(s) of ${bytes} bytes in all${built.seed ? `, a seed of ${built.seed.length} bytes` : ''} in ${Date.now() - started} ms`)
+      log(`built ${built.messages.length} message(s) of ${bytes} bytes in all${built.seed ? `, a seed of ${built.seed.reduce((sum, frame) => sum + frame.length, 0)} bytes` : ''} in ${Date.now() - started} ms`)
     },
     run: async (server, { log, markWindow }) => {
       if (!built) throw new Error('a hostile scenario runs after prepare')
@@ -181,7 +181,8 @@ function build (kind: HostileClass, s: HostileSettings): Built {
       encoding.writeVarUint(stateVector, hostileUpdates.attackerClient)
       encoding.writeVarUint(stateVector, s.largeDocumentItems)
       return {
-        seed: encodeSync(syncStep2, hostileUpdates.manyItemsDocumentUpdate(s.largeDocumentItems)),
+        // In updates of 100 000 items, under the work a server allows one update.
+        seed: hostileUpdates.manyItemsDocumentUpdates(s.largeDocumentItems, 100_000).map((update) => encodeSync(syncStep2, update)),
         messages: [],
         flood: { message: encodeSync(syncStep1, encoding.toUint8Array(stateVector)), perSecond: s.syncFloodPerSecond, durationMs: s.syncFloodMs },
         newcomers: 1
@@ -400,11 +401,12 @@ async function measure (server: ServerProcess, built: Built, s: HostileSettings,
     const reader = peer(room, false, createTally(), () => readerSignal?.())
     await editor.connect(s.connectTimeoutMs)
     await reader.connect(s.connectTimeoutMs)
-    if (built.seed) {
+    const seed = built.seed
+    if (seed) {
       const seeder = raw(false)
       await seeder.open(s.connectTimeoutMs)
-      seeder.send(built.seed)
-      if (!await until(() => reader.options.tally.updates > 0, s.attackTimeoutMs, watch)) throw new Error('the seed did not reach the other peer')
+      for (const frame of seed) seeder.send(frame)
+      if (!await until(() => reader.options.tally.updates >= seed.length, s.attackTimeoutMs, watch)) throw new Error('the seed did not reach the other peer')
       await seeder.close(5000)
     }
 

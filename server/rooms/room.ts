@@ -153,7 +153,7 @@ export class Room {
     private readonly bus: ClusterBus,
     private readonly onFailure: (room: Room) => void
   ) {
-    this.ydoc = createDoc(name, stored)
+    this.ydoc = this.createDoc(stored)
     this.updates = new ClientUpdates(this.ydoc, options)
     this.log = new StoredLog(options, stored)
     this.position = new SequencePosition(stored.seq)
@@ -350,6 +350,19 @@ export class Room {
     this.ydoc.destroy()
   }
 
+  /** A Y.Doc holding the stored document. Throws `CorruptDocumentError`. */
+  private createDoc (stored: StoredDocument): Y.Doc {
+    // A guid of our own spares Yjs generating a random one per room.
+    const doc = new Y.Doc({ guid: this.name })
+    try {
+      applyStoredDocument(doc, stored, this.name)
+    } catch (err) {
+      doc.destroy()
+      throw err
+    }
+    return doc
+  }
+
   private whenReady (work: () => void): void {
     if (this.held) this.held.push(work)
     else work()
@@ -468,8 +481,20 @@ export class Room {
     if (this.position.hasGap) this.scheduleCatchUp(gapWaitMs)
   }
 
-  /** Applies an update that is committed already (by another process, or read back from the store) and forwards it here. */
+  /**
+   * Applies an update that is committed already (by another process, or
+   * read back from the store) and forwards to this process's clients the
+   * change Yjs made of it — nothing, when the document held it already. The
+   * change is told apart from follow-up transactions Yjs may run (which
+   * carry no origin) by its origin. Listening only here keeps Yjs from
+   * encoding the changes of every client update on the hot path.
+   */
   private applyCommitted (update: Uint8Array, origin: UpdateOrigin): void {
+    const changes: Uint8Array[] = []
+    const collect = (change: Uint8Array, changeOrigin: unknown): void => {
+      if (changeOrigin === origin) changes.push(change)
+    }
+    this.ydoc.on('update', collect)
     try {
       this.updates.applyCommitted(update, origin)
     } catch (err) {
@@ -477,10 +502,13 @@ export class Room {
       this.options.logger.warn('room.committed-update-failed', { room: this.name, error: err as Error })
       this.rebuild()
       return
+    } finally {
+      this.ydoc.off('update', collect)
     }
     this.log.storedElsewhere(update.length)
+    if (changes.length === 0) return
     this.syncAnswers.clear()
-    this.outbox.send(encodeUpdate(update), { allBut: null })
+    for (const change of changes) this.outbox.send(encodeUpdate(change), { allBut: null })
   }
 
   private scheduleCatchUp (delayMs: number): void {
@@ -556,7 +584,7 @@ export class Room {
       await this.whenDurable()
       const stored = await this.store.load(this.name)
       if (this.failed) return
-      const doc = createDoc(this.name, stored)
+      const doc = this.createDoc(stored)
       this.ydoc.destroy()
       this.ydoc = doc
       this.updates = new ClientUpdates(doc, this.options)
@@ -585,15 +613,3 @@ export class Room {
   }
 }
 
-/** A Y.Doc for `name` holding the stored document. Throws `CorruptDocumentError`. */
-function createDoc (name: string, stored: StoredDocument): Y.Doc {
-  // A guid of our own spares Yjs generating a random one per room.
-  const doc = new Y.Doc({ guid: name })
-  try {
-    applyStoredDocument(doc, stored, name)
-  } catch (err) {
-    doc.destroy()
-    throw err
-  }
-  return doc
-}
