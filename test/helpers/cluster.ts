@@ -102,12 +102,16 @@ export interface StoredRows {
    * Rows inserting content (a client id's clock range) that an earlier row
    * already inserted: an update stored twice. (Rows that only delete carry
    * no client id of their own; two people deleting the same character
-   * write equal rows, which is no repetition.)
+   * write equal rows, which is no repetition. A compaction that finds a
+   * snapshot it never saw keeps that snapshot as a row, which repeats
+   * content by design: count only without compaction.)
    */
   readonly repeatedInsertions: number
+  /** How often the document was compacted: its snapshot's version (0 without one). */
+  readonly compactions: number
 }
 
-/** Reads the stored update rows of document `name` under `prefix`. */
+/** Reads the stored update rows and the snapshot of document `name` under `prefix`. */
 export async function storedRows (prefix: string, name: string): Promise<StoredRows> {
   const client = new pg.Client({ connectionString: postgresUrl() })
   await client.connect()
@@ -128,7 +132,9 @@ export async function storedRows (prefix: string, name: string): Promise<StoredR
       }
       if (repeated) repeatedInsertions++
     }
-    return { rows: rows.length, repeatedSeqs: rows.length - new Set(rows.map((row) => row.doc_seq)).size, repeatedInsertions }
+    const snapshot = await client.query(`SELECT version FROM ${prefix}_snapshots WHERE doc = $1`, [name])
+    const compactions = snapshot.rows.length === 0 ? 0 : Number((snapshot.rows[0] as { version: string }).version)
+    return { rows: rows.length, repeatedSeqs: rows.length - new Set(rows.map((row) => row.doc_seq)).size, repeatedInsertions, compactions }
   } finally {
     await client.end()
   }
