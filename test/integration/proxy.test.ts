@@ -7,18 +7,16 @@
  * temporary folder, and is stopped by its pid.
  */
 import { describe, expect, it } from 'vitest'
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { captureLog, connectClient, onTeardown, startTestRelay, synced, waitFor } from '../helpers/relay.js'
+import { captureLog, connectClient, startTestRelay, synced, waitFor } from '../helpers/relay.js'
+import { freePort, nginxConf, nginxDir as tempDir, nginxPath as nginx, startNginx } from '../helpers/nginx.js'
 import { closeCodeOf, openWebSocket, UpgradeRefused } from '../helpers/raw-socket.js'
 import type { Relay } from '../../server/relay.js'
 
-const nginx = '/usr/sbin/nginx'
 const readme = fileURLToPath(new URL('../../README.md', import.meta.url))
 
 /** The README's nginx example (the server block and the map it needs). */
@@ -33,64 +31,6 @@ function replaced (text: string, from: string | RegExp, to: string): string {
   const result = text.replace(from, to)
   if (result === text) throw new Error(`the README's nginx example no longer contains ${String(from)}`)
   return result
-}
-
-function tempDir (): string {
-  const dir = mkdtempSync(join(tmpdir(), 'coedit-nginx-'))
-  onTeardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** A port of 127.0.0.1 that was free a moment ago. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** A complete nginx.conf around `http` (the README's blocks), with every path in `dir`. */
-function nginxConf (dir: string, http: string): string {
-  return `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 256; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${http}
-}
-`
-}
-
-/** Runs nginx on `conf` in `dir` as a child; returns its http:// address once it answers. Stopped after the test. */
-async function startNginx (dir: string, port: number, conf: string): Promise<string> {
-  if (!existsSync(nginx)) throw new Error(`${nginx} is missing: apt-get install nginx`)
-  const file = join(dir, 'nginx.conf')
-  writeFileSync(file, conf)
-  const child = spawn(nginx, ['-e', join(dir, 'error.log'), '-p', dir, '-c', file], { stdio: 'ignore' })
-  let exitCode: number | null | undefined
-  const exited = new Promise<void>((resolve) => child.once('exit', (code) => { exitCode = code; resolve() }))
-  onTeardown(async () => {
-    if (exitCode === undefined) child.kill('SIGTERM')
-    await exited
-  })
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    if (exitCode !== undefined) throw new Error(`nginx exited with ${exitCode}:\n${readFileSync(join(dir, 'error.log'), 'utf8')}`)
-    const answered = await fetch(`${url}/healthz`).then((res) => res.status === 200, () => false)
-    if (answered) return url
-    if (Date.now() > deadline) throw new Error('nginx did not answer in 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 /** nginx in front of `relay`, configured with the README's example on a free port without TLS. */
