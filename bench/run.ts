@@ -19,6 +19,7 @@ import { manyRooms } from './scenarios/many-rooms.js'
 import { coldLoad } from './scenarios/cold-load.js'
 import { scale } from './scenarios/scale.js'
 import { hostile } from './scenarios/hostile.js'
+import { cluster } from './scenarios/cluster.js'
 import type { Scenario } from './scenarios/scenario.js'
 import { markdownTable, summarize, type RunRecord } from './report.js'
 import { topSelfTime, type SelfTimeRanking } from './profile.js'
@@ -36,7 +37,8 @@ function buildScenarios (options: BenchOptions): Scenario[] {
     'many-rooms': [manyRooms(options.manyRooms)],
     'cold-load': [coldLoad(options.coldLoad)],
     scale: [scale(options.scale)],
-    hostile: hostile(options.hostile)
+    hostile: hostile(options.hostile),
+    cluster: [cluster(options.cluster)]
   }
   return options.scenarios.flatMap((name) => all[name])
 }
@@ -144,7 +146,7 @@ async function main (): Promise<number> {
   }
   const scenarios = buildScenarios(options)
   const meter = new CpuMeter()
-  const launcher = new ServerLauncher({ root, cpuProfileDir: options.cpuProfileDir, baselineRoot: options.baselineRoot, meter })
+  const launcher = new ServerLauncher({ root, cpuProfileDir: options.cpuProfileDir, baselineRoot: options.baselineRoot, databaseUrl: options.databaseUrl, meter })
   const pool = ClientPool.start(options.workers, options.peersPerAddress)
   const killServers = (): void => launcher.killAll()
   process.on('exit', killServers)
