@@ -36,7 +36,8 @@ export function clusterSize (kind: ClusterKind): number {
   return clusterKinds.indexOf(kind) + 1
 }
 
-function isClusterKind (kind: ServerKind): kind is ClusterKind {
+/** Whether `kind` runs several coedit processes (or one, linked through Redis). */
+export function isClusterKind (kind: ServerKind): kind is ClusterKind {
   return (clusterKinds as readonly ServerKind[]).includes(kind)
 }
 

@@ -28,7 +28,9 @@ export function cluster (settings: EditLoadSettings): Scenario {
   const { peersPerRoom, sendersPerRoom, ratePerSecond, durationMs } = settings
   const metrics = editLoadMetrics(false).map((m) => m.key === 'cpuMsPer1000'
     ? { ...m, label: 'coedit CPU ms / 1000 delivered (all processes)' }
-    : m.key === 'serverCpuPercent' ? { ...m, label: 'coedit CPU (% of one core, all processes)' } : m.key === 'rssMiB' ? { ...m, label: 'coedit RSS at end (MiB, all processes)' } : m)
+    : m.key === 'serverCpuPercent' ? { ...m, label: 'coedit CPU (% of one core, all processes)' }
+      : m.key === 'rssMiB' ? { ...m, label: 'coedit RSS at end (MiB, all processes)' }
+        : m.key === 'converged' ? { ...m, label: 'converged (peers = every process)' } : m)
   return {
     name: 'cluster',
     title: `Cluster: fan-out (${peersPerRoom} peers in one room, ${sendersPerRoom} inserting ${ratePerSecond}/s each for ${durationMs / 1000} s), peers dealt over 1, 2, 3 coedit processes on PostgreSQL + Redis`,
