@@ -18,7 +18,7 @@ class PeerHost {
     switch (request.op) {
       case 'connect': return await this.connect(request)
       case 'edit': return await this.edit(request)
-      case 'tally': return { delivered: this.tally.delivered, echoed: this.tally.echoed } satisfies Tallied
+      case 'tally': return { delivered: this.tally.delivered, echoed: this.tally.echoed, duplicates: this.tally.duplicates } satisfies Tallied
       case 'collect': return this.collect()
       case 'converge': return this.converge()
       case 'close': return await this.close(request.timeoutMs)
@@ -32,10 +32,13 @@ class PeerHost {
     const connectUs: number[] = []
     const errors: string[] = []
     let connected = 0
+    for (const [index, serverIndex] of request.serverOf) this.tally.serverOf.set(index, serverIndex)
     const lane = async (): Promise<void> => {
       for (let spec = queue.pop(); spec; spec = queue.pop()) {
-        const { room, index, phase, localAddress } = spec
-        const peer = new Peer({ url: request.url, room, index, localAddress, sync: request.sync, awareness: request.awareness, keepUpdates: request.keepUpdates, tally: this.tally })
+        const { room, index, phase, localAddress, url, serverIndex } = spec
+        const peer = new Peer({
+          url, room, index, localAddress, sync: request.sync, awareness: request.awareness, keepUpdates: request.keepUpdates, tally: this.tally, serverIndex: serverIndex ?? undefined
+        })
         try {
           await peer.connect(request.timeoutMs)
         } catch (err) {
@@ -92,7 +95,13 @@ class PeerHost {
   }
 
   private collect (): Collected {
-    return { tallied: { delivered: this.tally.delivered, echoed: this.tally.echoed }, latenciesUs: Float64Array.from(this.tally.latenciesUs) }
+    const { delivered, echoed, duplicates, latenciesUs, sameServerLatenciesUs, crossServerLatenciesUs } = this.tally
+    return {
+      tallied: { delivered, echoed, duplicates },
+      latenciesUs: Float64Array.from(latenciesUs),
+      sameServerLatenciesUs: Float64Array.from(sameServerLatenciesUs),
+      crossServerLatenciesUs: Float64Array.from(crossServerLatenciesUs)
+    }
   }
 
   /** Applies every kept update and digests each peer's text. */

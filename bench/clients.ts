@@ -16,6 +16,13 @@ export interface PeerSpec {
   readonly room: string
   /** True for a peer that edits during `edit`. */
   readonly sender: boolean
+  /** `ws://host:port` of the server process this peer talks to; `ConnectOptions.url` when absent. */
+  readonly url?: string
+  /**
+   * With several server processes: which one `url` is. Receivers then sort
+   * each latency by whether sender and receiver talk to the same process.
+   */
+  readonly serverIndex?: number
 }
 
 /** How `ClientPool.connect` connects peers. */
@@ -51,12 +58,18 @@ export interface ConnectResult {
 export interface Tallied {
   readonly delivered: number
   readonly echoed: number
+  /** Edits received again by a peer that had them (counted only for peers with a `serverIndex`). */
+  readonly duplicates: number
 }
 
 /** What `collect` reports: the tally and every latency sample. */
 export interface Collected {
   readonly tallied: Tallied
   readonly latenciesUs: Float64Array
+  /** The samples of pairs of peers on the same server process (peers with a `serverIndex` only). */
+  readonly sameServerLatenciesUs: Float64Array
+  /** The samples of pairs of peers on different server processes. */
+  readonly crossServerLatenciesUs: Float64Array
 }
 
 /** One peer's text, digested. */
@@ -81,10 +94,14 @@ export type Request =
   | { readonly op: 'converge' }
   | { readonly op: 'close', readonly timeoutMs: number }
 
-/** Connect these peers; `phase` (0 ≤ phase < 1, the offset in the edit period) is null for non-senders. */
+/**
+ * Connect these peers; `phase` (0 ≤ phase < 1, the offset in the edit period) is null for non-senders.
+ * `serverOf` lists the server process of every peer of the call, in every worker's request.
+ */
 export interface ConnectRequest extends Omit<ConnectOptions, 'concurrencyPerWorker'> {
   readonly op: 'connect'
-  readonly peers: Array<{ room: string, index: number, phase: number | null, localAddress: string }>
+  readonly peers: Array<{ room: string, index: number, phase: number | null, localAddress: string, url: string, serverIndex: number | null }>
+  readonly serverOf: Array<[index: number, serverIndex: number]>
   readonly concurrency: number
 }
 
@@ -134,14 +151,19 @@ export class ClientPool {
   async connect (specs: readonly PeerSpec[], options: ConnectOptions): Promise<ConnectResult> {
     const senderCount = specs.filter((s) => s.sender).length
     const batches = this.workers.map(() => [] as ConnectRequest['peers'])
+    const serverOf: ConnectRequest['serverOf'] = []
     let senderRank = 0
     specs.forEach((spec, i) => {
       const phase = spec.sender ? senderRank++ / senderCount : null
       const index = this.nextIndex++
-      batches[i % batches.length].push({ room: spec.room, index, phase, localAddress: loopbackAddress(Math.floor(index / this.peersPerAddress)) })
+      const serverIndex = spec.serverIndex ?? null
+      if (serverIndex !== null) serverOf.push([index, serverIndex])
+      batches[i % batches.length].push({
+        room: spec.room, index, phase, localAddress: loopbackAddress(Math.floor(index / this.peersPerAddress)), url: spec.url ?? options.url, serverIndex
+      })
     })
     const { concurrencyPerWorker, ...rest } = options
-    const results = await Promise.all(this.workers.map((worker, i) => this.call<ConnectResult>(worker, { op: 'connect', ...rest, peers: batches[i], concurrency: concurrencyPerWorker })))
+    const results = await Promise.all(this.workers.map((worker, i) => this.call<ConnectResult>(worker, { op: 'connect', ...rest, peers: batches[i], serverOf, concurrency: concurrencyPerWorker })))
     return {
       connected: sum(results.map((r) => r.connected)),
       failed: sum(results.map((r) => r.failed)),
@@ -168,21 +190,17 @@ export class ClientPool {
   /** Edits received so far. */
   async tally (): Promise<Tallied> {
     const results = await this.all<Tallied>({ op: 'tally' })
-    return { delivered: sum(results.map((r) => r.delivered)), echoed: sum(results.map((r) => r.echoed)) }
+    return { delivered: sum(results.map((r) => r.delivered)), echoed: sum(results.map((r) => r.echoed)), duplicates: sum(results.map((r) => r.duplicates)) }
   }
 
   /** Counts and latency samples from every worker. */
   async collect (): Promise<Collected> {
     const results = await this.all<Collected>({ op: 'collect' })
-    const latenciesUs = new Float64Array(sum(results.map((r) => r.latenciesUs.length)))
-    let at = 0
-    for (const r of results) {
-      latenciesUs.set(r.latenciesUs, at)
-      at += r.latenciesUs.length
-    }
     return {
-      tallied: { delivered: sum(results.map((r) => r.tallied.delivered)), echoed: sum(results.map((r) => r.tallied.echoed)) },
-      latenciesUs
+      tallied: { delivered: sum(results.map((r) => r.tallied.delivered)), echoed: sum(results.map((r) => r.tallied.echoed)), duplicates: sum(results.map((r) => r.tallied.duplicates)) },
+      latenciesUs: concat(results.map((r) => r.latenciesUs)),
+      sameServerLatenciesUs: concat(results.map((r) => r.sameServerLatenciesUs)),
+      crossServerLatenciesUs: concat(results.map((r) => r.crossServerLatenciesUs))
     }
   }
 
@@ -223,6 +241,16 @@ export class ClientPool {
 function loopbackAddress (n: number): string {
   if (n === 0) return '127.0.0.1'
   return `127.${1 + Math.floor(n / 62_500) % 250}.${1 + Math.floor(n / 250) % 250}.${1 + n % 250}`
+}
+
+function concat (parts: readonly Float64Array[]): Float64Array {
+  const all = new Float64Array(sum(parts.map((p) => p.length)))
+  let at = 0
+  for (const part of parts) {
+    all.set(part, at)
+    at += part.length
+  }
+  return all
 }
 
 function sum (values: readonly number[]): number {

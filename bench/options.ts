@@ -13,7 +13,7 @@ import type { ScaleSettings } from './scenarios/scale.js'
 import { hostileClasses, type HostileSettings } from './scenarios/hostile.js'
 
 /** Scenario names, in the order they run. `hostile` is one scenario per class of hostile message. */
-export const scenarioNames = ['fanout', 'many-rooms', 'cold-load', 'scale', 'hostile'] as const
+export const scenarioNames = ['fanout', 'many-rooms', 'cold-load', 'scale', 'hostile', 'cluster'] as const
 export type ScenarioName = typeof scenarioNames[number]
 
 /** Everything a benchmark run needs to know. */
@@ -31,6 +31,10 @@ export interface BenchOptions {
   readonly coldLoad: ColdLoadSettings
   readonly scale: ScaleSettings
   readonly hostile: HostileSettings
+  /** The cluster scenario's load: fan-out's. */
+  readonly cluster: EditLoadSettings
+  /** PostgreSQL connection string of the database the cluster scenario's processes share (their tables are dropped after each run). */
+  readonly databaseUrl: string
   /** Where the servers' CPU profiles go (`--cpu-prof DIR`); null runs without profiling. */
   readonly cpuProfileDir: string | null
   /** Another coedit checkout, built, measured as `coedit-baseline` (`--baseline DIR`); null leaves it out. */
@@ -45,7 +49,8 @@ const usage = `Usage: npm run bench -- [options]   (each option also as BENCH_<N
   --reps N              fresh-server runs per scenario and server (default 3)
   --duration S          seconds of editing in fan-out and many-rooms (default 10)
   --scenarios LIST      comma-separated: ${scenarioNames.join(', ')} (default all)
-  --servers LIST        comma-separated: ${serverKinds.join(', ')} (default all; coedit-baseline only with --baseline)
+  --servers LIST        comma-separated: ${serverKinds.join(', ')} (default all; coedit-baseline only with --baseline; the cluster scenario runs coedit-cluster-1..3 only)
+  --database-url URL    PostgreSQL shared by the cluster scenario's processes (default $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test); it also needs /usr/bin/redis-server
   --workers N           load-generator worker threads (default 2)
   --scale-max N         most connections in the scale scenario (default 20000, capped by the open-file limit)
   --scale-time S        time budget of the scale ramp in seconds (default 120)
@@ -72,6 +77,7 @@ const flags = {
   trace: { type: 'string' },
   'cpu-prof': { type: 'string' },
   baseline: { type: 'string' },
+  'database-url': { type: 'string' },
   json: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -132,6 +138,8 @@ export function readOptions (argv: string[], env: NodeJS.ProcessEnv, root: strin
     scenarios: list('scenarios', scenarioNames),
     servers,
     fanout: { ...common, rooms: 1, peersPerRoom: 50, sendersPerRoom: 10, ratePerSecond: 20, durationMs, idleMs: 0 },
+    cluster: { ...common, rooms: 1, peersPerRoom: 50, sendersPerRoom: 10, ratePerSecond: 20, durationMs, idleMs: 0 },
+    databaseUrl: pick('database-url') ?? env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     manyRooms: { ...common, rooms: quick ? 100 : 500, peersPerRoom: 2, sendersPerRoom: 2, ratePerSecond: 1, durationMs, idleMs: quick ? 0 : 30_000 },
     coldLoad: {
       tracePath: pick('trace') ?? join(root, '..', 'shared', 'data', 'automerge-paper.json.gz'),

@@ -19,15 +19,27 @@ export interface Tally {
   delivered: number
   /** Own edits the server sent back. */
   echoed: number
+  /** Edits of others received again (counted by peers with a `serverIndex` only; not in `delivered`). */
+  duplicates: number
   /** Sync updates received, with or without markers. */
   updates: number
   /** Send-to-receive time of every delivered edit, in µs. */
   readonly latenciesUs: number[]
+  /**
+   * With several server processes: which process each peer (by index) talks
+   * to, for the peers of the whole run, so that a receiver can tell whether
+   * an edit crossed from one process to another.
+   */
+  readonly serverOf: Map<number, number>
+  /** The edits of `latenciesUs` whose sender and receiver talk to the same process (both in `serverOf`). */
+  readonly sameServerLatenciesUs: number[]
+  /** The edits of `latenciesUs` whose sender and receiver talk to different processes. */
+  readonly crossServerLatenciesUs: number[]
 }
 
 /** Creates an empty tally. */
 export function createTally (): Tally {
-  return { delivered: 0, echoed: 0, updates: 0, latenciesUs: [] }
+  return { delivered: 0, echoed: 0, duplicates: 0, updates: 0, latenciesUs: [], serverOf: new Map(), sameServerLatenciesUs: [], crossServerLatenciesUs: [] }
 }
 
 /** How a peer behaves. */
@@ -46,6 +58,12 @@ export interface PeerOptions {
   /** Keep every received update for `applyReceived`; otherwise they are only scanned. */
   readonly keepUpdates: boolean
   readonly tally: Tally
+  /**
+   * Which of several server processes `url` is (a value of `tally.serverOf`);
+   * absent with one server. With it, edits received twice are counted as
+   * duplicates, not as delivered.
+   */
+  readonly serverIndex?: number
   /** Called after each sync update (not the server's sync step 2) is received and counted. */
   readonly onUpdate?: () => void
 }
@@ -62,6 +80,8 @@ export class Peer {
   private ws: WebSocket | null = null
   private closed = false
   private readonly kept: Uint8Array[] = []
+  /** With a `serverIndex`: the edits of others received so far, as `sender * 2^20 + seq`. */
+  private readonly seen = new Set<number>()
 
   constructor (readonly options: PeerOptions) {
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
@@ -177,16 +197,29 @@ export class Peer {
   }
 
   private receiveUpdate (update: Uint8Array): void {
-    const { tally, index, keepUpdates } = this.options
+    const { tally, index, keepUpdates, serverIndex } = this.options
     const receivedUs = nowUs()
     tally.updates++
-    scanMarkers(update, (peer, _seq, sentUs) => {
+    scanMarkers(update, (peer, seq, sentUs) => {
       if (peer === index) {
         tally.echoed++
-      } else {
-        tally.delivered++
-        tally.latenciesUs.push(receivedUs - sentUs)
+        return
       }
+      const latencyUs = receivedUs - sentUs
+      if (serverIndex !== undefined) {
+        const key = peer * 2 ** 20 + seq
+        if (this.seen.has(key)) {
+          tally.duplicates++
+          return
+        }
+        this.seen.add(key)
+      }
+      tally.delivered++
+      tally.latenciesUs.push(latencyUs)
+      const senderServer = tally.serverOf.get(peer)
+      if (serverIndex === undefined || senderServer === undefined) return
+      if (senderServer === serverIndex) tally.sameServerLatenciesUs.push(latencyUs)
+      else tally.crossServerLatenciesUs.push(latencyUs)
     })
     if (keepUpdates) this.kept.push(update)
     this.options.onUpdate?.()

@@ -1,6 +1,6 @@
 /**
- * Turns the runs into medians per server, ratios to the reference server,
- * and one Markdown table.
+ * Turns the runs into medians per server, ratios to the reference server
+ * (or the server a scenario names), and Markdown tables.
  */
 import { median, ratio } from './stats.js'
 import type { ServerKind } from './servers.js'
@@ -44,7 +44,10 @@ const kindLabels: Record<ServerKind, string> = {
   'coedit-sqlite': 'coedit (SQLite)',
   'coedit-baseline': 'coedit (baseline)',
   reference: 'reference',
-  'ws-relay': 'bare ws relay'
+  'ws-relay': 'bare ws relay',
+  'coedit-cluster-1': '1 coedit process',
+  'coedit-cluster-2': '2 coedit processes',
+  'coedit-cluster-3': '3 coedit processes'
 }
 
 const shortLabels: Record<ServerKind, string> = {
@@ -52,7 +55,10 @@ const shortLabels: Record<ServerKind, string> = {
   'coedit-sqlite': 'SQLite',
   'coedit-baseline': 'baseline',
   reference: 'ref',
-  'ws-relay': 'ws'
+  'ws-relay': 'ws',
+  'coedit-cluster-1': '×1',
+  'coedit-cluster-2': '×2',
+  'coedit-cluster-3': '×3'
 }
 
 /** Medians (and check tallies) per scenario, metric and server. */
@@ -78,27 +84,49 @@ export function summarize (scenarios: readonly Scenario[], runs: readonly RunRec
   return rows
 }
 
-/** The ratio columns shown: each server other than the reference, over the reference. */
-function ratioKinds (kinds: readonly ServerKind[]): ServerKind[] {
-  return kinds.includes('reference') ? kinds.filter((k) => k !== 'reference') : []
+/** The ratio columns shown: each server other than `ratioTo`, over `ratioTo`. */
+function ratioKinds (kinds: readonly ServerKind[], ratioTo: ServerKind): ServerKind[] {
+  return kinds.includes(ratioTo) ? kinds.filter((k) => k !== ratioTo) : []
 }
 
-/** `kind`'s median over the reference's, for numeric rows. */
-function rowRatio (row: Row, kind: ServerKind): number {
+/** `kind`'s median over `ratioTo`'s, for numeric rows. */
+function rowRatio (row: Row, kind: ServerKind, ratioTo: ServerKind): number {
   if (row.metric.kind !== 'number') return NaN
-  return ratio(row.cells[kind]?.value ?? NaN, row.cells.reference?.value ?? NaN)
+  return ratio(row.cells[kind]?.value ?? NaN, row.cells[ratioTo]?.value ?? NaN)
 }
 
-/** The table in Markdown: a heading row per scenario, then one row per figure. */
+/** Consecutive scenarios compared against the same server share one table. */
+interface TableGroup {
+  readonly ratioTo: ServerKind
+  readonly scenarios: Scenario[]
+}
+
+/**
+ * The tables in Markdown, one per run of consecutive scenarios with the same
+ * `ratioTo`: a heading row per scenario, then one row per figure. A table's
+ * columns are the servers of `kinds` that one of its scenarios applies to.
+ */
 export function markdownTable (scenarios: readonly Scenario[], rows: readonly Row[], kinds: readonly ServerKind[]): string {
-  const ratios = ratioKinds(kinds)
-  const header = ['figure', ...kinds.map((k) => kindLabels[k]), ...ratios.map((k) => `${shortLabels[k]}/ref`)]
+  const groups: TableGroup[] = []
+  for (const scenario of scenarios) {
+    const ratioTo = scenario.ratioTo ?? 'reference'
+    const last = groups.at(-1)
+    if (last && last.ratioTo === ratioTo) last.scenarios.push(scenario)
+    else groups.push({ ratioTo, scenarios: [scenario] })
+  }
+  return groups.map((group) => groupTable(group, rows, kinds)).join('\n\n')
+}
+
+function groupTable ({ ratioTo, scenarios }: TableGroup, rows: readonly Row[], allKinds: readonly ServerKind[]): string {
+  const kinds = allKinds.filter((kind) => scenarios.some((scenario) => scenario.kinds.includes(kind)))
+  const ratios = ratioKinds(kinds, ratioTo)
+  const header = ['figure', ...kinds.map((k) => kindLabels[k]), ...ratios.map((k) => `${shortLabels[k]}/${shortLabels[ratioTo]}`)]
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => i === 0 ? ' --- ' : ' ---: ').join('|')}|`]
   for (const scenario of scenarios) {
     lines.push(`| **${scenario.title}** |${' |'.repeat(header.length - 1)}`)
     for (const row of rows.filter((r) => r.scenario === scenario.name)) {
       const cells = kinds.map((kind) => formatCell(row, kind, scenario.kinds.includes(kind)))
-      const ratioCells = ratios.map((kind) => formatRatio(rowRatio(row, kind)))
+      const ratioCells = ratios.map((kind) => formatRatio(rowRatio(row, kind, ratioTo)))
       lines.push(`| ${row.metric.label} | ${[...cells, ...ratioCells].join(' | ')} |`)
     }
   }

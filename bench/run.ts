@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { execFileSync } from 'node:child_process'
 import { readOptions, usageText, UsageError, type BenchOptions } from './options.js'
-import { ServerLauncher, type ServerKind } from './servers.js'
+import { ServerLauncher, isClusterKind, type ServerKind } from './servers.js'
 import { ClientPool } from './clients.js'
 import { CpuMeter } from './machine.js'
 import { fanout } from './scenarios/fanout.js'
@@ -19,6 +19,7 @@ import { manyRooms } from './scenarios/many-rooms.js'
 import { coldLoad } from './scenarios/cold-load.js'
 import { scale } from './scenarios/scale.js'
 import { hostile } from './scenarios/hostile.js'
+import { cluster } from './scenarios/cluster.js'
 import type { Scenario } from './scenarios/scenario.js'
 import { markdownTable, summarize, type RunRecord } from './report.js'
 import { topSelfTime, type SelfTimeRanking } from './profile.js'
@@ -36,7 +37,8 @@ function buildScenarios (options: BenchOptions): Scenario[] {
     'many-rooms': [manyRooms(options.manyRooms)],
     'cold-load': [coldLoad(options.coldLoad)],
     scale: [scale(options.scale)],
-    hostile: hostile(options.hostile)
+    hostile: hostile(options.hostile),
+    cluster: [cluster(options.cluster)]
   }
   return options.scenarios.flatMap((name) => all[name])
 }
@@ -114,14 +116,15 @@ interface ProfileSummary {
  */
 function profileSummaries (dir: string, runs: readonly RunRecord[]): Record<string, ProfileSummary> {
   const summaries: Record<string, ProfileSummary> = {}
-  for (const { profile, window: marked, figures } of runs) {
+  for (const { profile, window: marked, figures, kind } of runs) {
     if (!profile || !existsSync(join(dir, profile))) continue
     const path = join(dir, profile)
     const window = marked ?? undefined
     const cpuPercent = figures?.serverCpuPercent
     summaries[profile] = {
       windowed: window !== undefined,
-      cpuMs: window && cpuPercent !== undefined ? cpuPercent / 100 * (window.endUs - window.startUs) / 1000 : null,
+      // A cluster's CPU figure sums its processes; the profile is its first process's.
+      cpuMs: window && cpuPercent !== undefined && !isClusterKind(kind) ? cpuPercent / 100 * (window.endUs - window.startUs) / 1000 : null,
       all: topSelfTime(path, 15, root, { window }),
       relay: topSelfTime(path, 10, root, { window, only: (where) => where.includes('dist/server/') })
     }
@@ -144,7 +147,7 @@ async function main (): Promise<number> {
   }
   const scenarios = buildScenarios(options)
   const meter = new CpuMeter()
-  const launcher = new ServerLauncher({ root, cpuProfileDir: options.cpuProfileDir, baselineRoot: options.baselineRoot, meter })
+  const launcher = new ServerLauncher({ root, cpuProfileDir: options.cpuProfileDir, baselineRoot: options.baselineRoot, databaseUrl: options.databaseUrl, meter })
   const pool = ClientPool.start(options.workers, options.peersPerAddress)
   const killServers = (): void => launcher.killAll()
   process.on('exit', killServers)
@@ -184,6 +187,7 @@ async function main (): Promise<number> {
     '- Server CPU is utime + stime of the server process from /proc over the measured window (edits until delivery completes); the load generator\'s CPU is that of this process, all threads.',
     '- Cold load keeps one idle peer connected so that the document stays in memory on every server (the reference drops it when the last client leaves).',
     '- Hostile: each class runs on a fresh server; "server CPU until idle" is the CPU from the first hostile message until the server used no more than at rest (with the witness typing) for 500 ms, less the rest rate; the stall is the longest edit→receipt time of a witness peer in another room inserting every 10 ms, less its median at rest; a server is killed past 3 GiB RSS or its time limit, and the rows say so. "Then" rows are measured in the attacked room afterwards, edits one at a time.',
+    '- Cluster: coedit\'s CPU and RSS are sums over its processes; Redis is a private redis-server; PostgreSQL\'s CPU is that of the backends whose application_name is the run\'s, read from /proc (empty when PostgreSQL runs on another machine); with --cpu-prof, the profile is the first process\'s.',
     '- Scale: idle connections within 1 GiB are extrapolated from RSS per idle connection unless the run reached the limit; the connection count is capped by the open-file limit.',
     `- Run time ${((Date.now() - started) / 1000).toFixed(0)} s.${failures.length > 0 ? ` ${failures.length} run(s) failed: ${failures.map((f) => `${f.scenario}/${f.kind}/${f.rep}: ${f.error}`).join('; ')}` : ''}`
   ]

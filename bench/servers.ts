@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { CpuMeter } from './machine.js'
+import { dropTables, PostgresCpuMeter, startPrivateRedis, uniqueTablePrefix, withApplicationName, type PostgresCpu } from './cluster.js'
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { request } from 'node:http'
@@ -12,13 +13,33 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /** Which server a run measures. */
-export type ServerKind = 'coedit-memory' | 'coedit-sqlite' | 'coedit-baseline' | 'reference' | 'ws-relay'
+export type ServerKind = 'coedit-memory' | 'coedit-sqlite' | 'coedit-baseline' | 'reference' | 'ws-relay' | ClusterKind
+
+/** 1, 2 or 3 coedit processes sharing one PostgreSQL database and one private Redis. */
+export type ClusterKind = 'coedit-cluster-1' | 'coedit-cluster-2' | 'coedit-cluster-3'
 
 /**
- * Every kind, in the order the table shows them. `coedit-baseline` is
- * another build of coedit, in memory, to compare a change with (`--baseline`).
+ * The kinds that are one process, in the order the table shows them.
+ * `coedit-baseline` is another build of coedit, in memory, to compare a
+ * change with (`--baseline`).
  */
-export const serverKinds: readonly ServerKind[] = ['coedit-memory', 'coedit-sqlite', 'coedit-baseline', 'reference', 'ws-relay']
+export const singleServerKinds: readonly ServerKind[] = ['coedit-memory', 'coedit-sqlite', 'coedit-baseline', 'reference', 'ws-relay']
+
+/** The cluster kinds, by number of coedit processes. */
+export const clusterKinds: readonly ClusterKind[] = ['coedit-cluster-1', 'coedit-cluster-2', 'coedit-cluster-3']
+
+/** Every kind, in the order the tables show them. */
+export const serverKinds: readonly ServerKind[] = [...singleServerKinds, ...clusterKinds]
+
+/** How many coedit processes a cluster kind runs. */
+export function clusterSize (kind: ClusterKind): number {
+  return clusterKinds.indexOf(kind) + 1
+}
+
+/** Whether `kind` runs several coedit processes (or one, linked through Redis). */
+export function isClusterKind (kind: ServerKind): kind is ClusterKind {
+  return (clusterKinds as readonly ServerKind[]).includes(kind)
+}
 
 /** Whether a kind keeps documents and answers the y-websocket sync handshake (the bare relay does neither). */
 export function speaksYjs (kind: ServerKind): boolean {
@@ -47,6 +68,22 @@ export interface ServerProcess {
   kill (): void
   /** Ends the process (SIGTERM, then SIGKILL after `stopGraceMs`) and removes its data folder. */
   stop (): Promise<void>
+  /**
+   * For a cluster kind, what it is made of; the figures above are then the
+   * sums over its coedit processes, and `pid` and `url` are the first one's.
+   * Null for one process.
+   */
+  readonly cluster: ClusterServices | null
+}
+
+/** The processes of a cluster kind and readings of what they share. */
+export interface ClusterServices {
+  /** `ws://127.0.0.1:<port>` of each coedit process, in start order. */
+  readonly urls: readonly string[]
+  /** CPU time the private `redis-server` has used so far, in ms. */
+  redisCpuMs (): number
+  /** Starts reading the CPU of the PostgreSQL processes serving this cluster; `end` resolves with what they spent since. */
+  postgresWindow (): Promise<{ end: () => Promise<PostgresCpu> }>
 }
 
 /** Options of a `ServerLauncher`. */
@@ -58,6 +95,8 @@ export interface LauncherOptions {
   /** Root of another coedit checkout with a built `dist/server`, run as `coedit-baseline`. */
   readonly baselineRoot: string | null
   readonly meter: CpuMeter
+  /** PostgreSQL connection string of the database the cluster kinds share; they cannot run without one. */
+  readonly databaseUrl: string | null
   /** How long a server may take to answer HTTP after spawning. Defaults to 15 s. */
   readonly startTimeoutMs?: number
   /** How long `stop` waits after SIGTERM before SIGKILL. Defaults to 10 s (a profile is written on exit). */
@@ -78,13 +117,84 @@ export class ServerLauncher {
     this.stopGraceMs = options.stopGraceMs ?? 10_000
   }
 
-  /** Starts a fresh server of `kind` and resolves once it answers HTTP. `tag` names its CPU profile. */
+  /**
+   * Starts a fresh server of `kind` and resolves once it answers HTTP (every
+   * process of a cluster kind). `tag` names its CPU profile (the first
+   * process's, for a cluster kind).
+   */
   async start (kind: ServerKind, tag: string): Promise<ServerProcess> {
+    if (isClusterKind(kind)) return await this.startCluster(kind, tag)
     const port = await freePort()
     const dataDir = kind === 'coedit-sqlite' ? mkdtempSync(join(tmpdir(), 'coedit-bench-')) : null
     const { args, env } = this.command(kind, port, dataDir, tag)
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    return await this.spawn(kind, args, env, port, dataDir)
+  }
+
+  /**
+   * Starts a private Redis, then the cluster's coedit processes one after
+   * another (the first creates the tables), on a table prefix of their own.
+   * Stopping ends them all, kills Redis and drops the tables.
+   */
+  private async startCluster (kind: ClusterKind, tag: string): Promise<ServerProcess> {
+    const { databaseUrl, root, meter } = this.options
+    if (databaseUrl === null) throw new Error(`${kind} needs a PostgreSQL database (--database-url)`)
+    const tablePrefix = uniqueTablePrefix()
+    const applicationName = `coedit-${tablePrefix}`
+    const redis = await startPrivateRedis(await freePort(), (child) => this.track(child))
+    const members: ServerProcess[] = []
+    let postgres: PostgresCpuMeter | null = null
+    const stop = async (): Promise<void> => {
+      await Promise.all(members.map((member) => member.stop()))
+      await redis.stop()
+      await postgres?.close()
+      await dropTables(databaseUrl, tablePrefix)
+    }
+    try {
+      for (let i = 0; i < clusterSize(kind); i++) {
+        const port = await freePort()
+        const args = [
+          ...this.coeditArgs(root, port, i === 0 ? tag : `${tag}-${i + 1}`),
+          '--storage', 'postgres', '--database-url', withApplicationName(databaseUrl, applicationName), '--table-prefix', tablePrefix, '--redis-url', redis.url
+        ]
+        members.push(await this.spawn(kind, args, {}, port, null))
+      }
+      postgres = await PostgresCpuMeter.open(databaseUrl, meter)
+    } catch (err) {
+      await stop()
+      throw err
+    }
+    const opened = postgres
+    const total = (read: (member: ServerProcess) => number): number => members.reduce((sum, member) => sum + read(member), 0)
+    return {
+      kind,
+      pid: members[0].pid,
+      url: members[0].url,
+      profiled: members[0].profiled,
+      cpuMs: () => total((m) => m.cpuMs()),
+      rssBytes: () => total((m) => m.rssBytes()),
+      peakRssBytes: () => total((m) => m.peakRssBytes()),
+      resetPeakRss: () => { for (const member of members) member.resetPeakRss() },
+      exitStatus: () => members.map((m) => m.exitStatus()).find((status) => status !== null) ?? null,
+      kill: () => { for (const member of members) member.kill() },
+      stop,
+      cluster: {
+        urls: members.map((m) => m.url),
+        redisCpuMs: () => meter.processMs(redis.pid),
+        postgresWindow: () => opened.window(applicationName)
+      }
+    }
+  }
+
+  /** Remembers `child` for `killAll` until it exits. */
+  private track (child: ChildProcess): void {
     this.live.add(child)
+    child.once('exit', () => this.live.delete(child))
+  }
+
+  /** Spawns one server process and resolves once it answers HTTP; stopping it removes `dataDir`. */
+  private async spawn (kind: ServerKind, args: string[], env: Record<string, string>, port: number, dataDir: string | null): Promise<ServerProcess> {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.track(child)
     let output = ''
     const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
     child.stdout?.on('data', keep)
@@ -92,7 +202,6 @@ export class ServerLauncher {
     let exitStatus: string | null = null
     const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
       exitStatus = signal ?? `exit ${code ?? '?'}`
-      this.live.delete(child)
       resolve()
     }))
     const removeData = (): void => { if (dataDir) rmSync(dataDir, { recursive: true, force: true }) }
@@ -123,7 +232,8 @@ export class ServerLauncher {
       resetPeakRss: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
       exitStatus: () => exitStatus,
       kill: () => { child.kill('SIGKILL') },
-      stop
+      stop,
+      cluster: null
     }
   }
 
@@ -133,10 +243,20 @@ export class ServerLauncher {
     this.live.clear()
   }
 
-  private command (kind: ServerKind, port: number, dataDir: string | null, tag: string): { args: string[], env: Record<string, string> } {
-    const { root, cpuProfileDir, baselineRoot } = this.options
-    const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, '--cpu-prof-name', `${tag}.cpuprofile`] : []
-    const coedit = (checkout: string): string[] => [...profile, join(checkout, 'dist/server/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1']
+  /** Node's arguments for `coedit serve` of `checkout` on `port` of 127.0.0.1, profiled as `tag` with `--cpu-prof`. */
+  private coeditArgs (checkout: string, port: number, tag: string): string[] {
+    return [...this.profileArgs(tag), join(checkout, 'dist/server/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1']
+  }
+
+  private profileArgs (tag: string): string[] {
+    const { cpuProfileDir } = this.options
+    return cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, '--cpu-prof-name', `${tag}.cpuprofile`] : []
+  }
+
+  private command (kind: Exclude<ServerKind, ClusterKind>, port: number, dataDir: string | null, tag: string): { args: string[], env: Record<string, string> } {
+    const { root, baselineRoot } = this.options
+    const profile = this.profileArgs(tag)
+    const coedit = (checkout: string): string[] => this.coeditArgs(checkout, port, tag)
     switch (kind) {
       case 'coedit-memory':
         return { args: [...coedit(root), '--storage', 'memory'], env: {} }

@@ -14,7 +14,7 @@
 import { Peer, createTally } from '../peer.js'
 import { replayTrace, type ReplayedTrace } from '../trace.js'
 import { median } from '../stats.js'
-import { serverKinds, speaksYjs, type ServerProcess } from '../servers.js'
+import { singleServerKinds, speaksYjs, type ServerProcess } from '../servers.js'
 import { mib, pause, type Figures, type Scenario } from './scenario.js'
 
 /** The cold-load scenario's settings. */
@@ -36,7 +36,7 @@ export function coldLoad (settings: ColdLoadSettings): Scenario {
   return {
     name: 'cold-load',
     title: `Large document: automerge-paper trace seeded as one update, then ${settings.freshPeers} fresh peers sync it one by one`,
-    kinds: serverKinds.filter(speaksYjs),
+    kinds: singleServerKinds.filter(speaksYjs),
     metrics: [
       { key: 'connectToSyncedMs', label: 'connect → synced, median (ms)', kind: 'number' },
       { key: 'clientApplyMs', label: 'client apply of sync step 2, median (ms)', kind: 'number' },

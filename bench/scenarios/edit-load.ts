@@ -6,7 +6,7 @@
  * every peer's document and the server's converged.
  */
 import { percentile } from '../stats.js'
-import { speaksYjs, serverKinds, type ServerProcess } from '../servers.js'
+import { speaksYjs, singleServerKinds, type ServerProcess } from '../servers.js'
 import type { ClientPool, Digest, PeerSpec } from '../clients.js'
 import { nowUs } from '../wire.js'
 import { generatorCpuSeconds } from '../machine.js'
@@ -64,15 +64,23 @@ export function editLoadMetrics (rssPerConnection: boolean): Metric[] {
   return metrics.filter((m) => rssPerConnection || (m.key !== 'rssPerConnectionKiB' && m.key !== 'rssPerIdleConnectionKiB'))
 }
 
-/** Every server kind takes part. */
-export const editLoadKinds = serverKinds
+/** Every single-process server kind takes part. */
+export const editLoadKinds = singleServerKinds
 
-/** Runs the load once against `server`. */
+/**
+ * Runs the load once against `server`. With a cluster, the peers of each
+ * room are dealt to its processes in turn (senders too), latencies are also
+ * sorted by whether sender and receiver talk to the same process, server
+ * figures are sums over the processes, the CPU of Redis and PostgreSQL is
+ * read as well, and every process's document is checked.
+ */
 export async function runEditLoad (server: ServerProcess, { pool, meter, log, markWindow }: RunContext, settings: EditLoadSettings): Promise<Figures> {
   const yjs = speaksYjs(server.kind)
+  const urls = server.cluster?.urls ?? [server.url]
+  const at = (p: number): Pick<PeerSpec, 'url' | 'serverIndex'> => server.cluster ? { url: urls[p % urls.length], serverIndex: p % urls.length } : {}
   const specs: PeerSpec[] = []
   for (let r = 0; r < settings.rooms; r++) {
-    for (let p = 0; p < settings.peersPerRoom; p++) specs.push({ room: `load-${r}`, sender: p < settings.sendersPerRoom })
+    for (let p = 0; p < settings.peersPerRoom; p++) specs.push({ room: `load-${r}`, sender: p < settings.sendersPerRoom, ...at(p) })
   }
   const rssBefore = server.rssBytes()
   const connected = await pool.connect(specs, {
@@ -92,6 +100,8 @@ export async function runEditLoad (server: ServerProcess, { pool, meter, log, ma
   const cpuStart = server.cpuMs()
   const generatorStart = generatorCpuSeconds()
   const machineStart = meter.machineBusyMs()
+  const redisStart = server.cluster?.redisCpuMs() ?? NaN
+  const postgresWindow = await server.cluster?.postgresWindow()
   const edited = await pool.edit(settings.ratePerSecond, settings.durationMs, settings.drainStallMs)
   const expected = edited.sent * (settings.peersPerRoom - 1)
   const delivered = await drain(pool, expected, settings.drainStallMs)
@@ -100,14 +110,18 @@ export async function runEditLoad (server: ServerProcess, { pool, meter, log, ma
   markWindow(windowStartUs, windowEndUs)
   const cpuMs = server.cpuMs() - cpuStart
   const generatorSeconds = generatorCpuSeconds() - generatorStart
-  const otherMs = meter.machineBusyMs() - machineStart - cpuMs - generatorSeconds * 1000
+  const redisMs = (server.cluster?.redisCpuMs() ?? NaN) - redisStart
+  const postgres = await postgresWindow?.end() ?? { backendsMs: NaN, sharedMs: NaN }
+  const known = (ms: number): number => Number.isNaN(ms) ? 0 : ms
+  const servicesMs = known(redisMs) + known(postgres.backendsMs) + known(postgres.sharedMs)
+  const otherMs = meter.machineBusyMs() - machineStart - cpuMs - generatorSeconds * 1000 - servicesMs
   const rssEnd = server.rssBytes()
   const collected = await pool.collect()
   if (delivered < expected) log(`  ${server.kind}: ${expected - delivered} of ${expected} edits not delivered`)
 
   let converged = NaN
   if (yjs) {
-    const verifiers: PeerSpec[] = Array.from({ length: Math.min(settings.rooms, settings.verifiedRooms) }, (_, r) => ({ room: `load-${r}`, sender: false }))
+    const verifiers: PeerSpec[] = Array.from({ length: Math.min(settings.rooms, settings.verifiedRooms) }, (_, r) => urls.map((url) => ({ room: `load-${r}`, sender: false, url }))).flat()
     const checked = await pool.connect(verifiers, { url: server.url, sync: true, awareness: false, keepUpdates: false, concurrencyPerWorker: 100, timeoutMs: settings.connectTimeoutMs })
     if (checked.failed > 0) throw new Error(`${checked.failed} verifying peers did not connect: ${checked.errors.join('; ')}`)
     converged = allRoomsAgree(await pool.converge(), specs.length + verifiers.length) ? 1 : 0
@@ -115,12 +129,14 @@ export async function runEditLoad (server: ServerProcess, { pool, meter, log, ma
   await pool.closePeers()
 
   const latencies = collected.latenciesUs
+  const received = collected.tallied.delivered
+  const perThousand = (ms: number): number => received > 0 ? ms / received * 1000 : NaN
   return {
-    deliveredRatio: expected > 0 ? collected.tallied.delivered / expected : NaN,
+    deliveredRatio: expected > 0 ? received / expected : NaN,
     latencyP50Ms: percentile(latencies, 50) / 1000,
     latencyP95Ms: percentile(latencies, 95) / 1000,
     latencyP99Ms: percentile(latencies, 99) / 1000,
-    cpuMsPer1000: collected.tallied.delivered > 0 ? cpuMs / collected.tallied.delivered * 1000 : NaN,
+    cpuMsPer1000: perThousand(cpuMs),
     serverCpuPercent: cpuMs / windowMs * 100,
     rssMiB: mib(rssEnd),
     rssPerConnectionKiB: (rssConnected - rssBefore) / specs.length / 1024,
@@ -128,7 +144,16 @@ export async function runEditLoad (server: ServerProcess, { pool, meter, log, ma
     echoesPerEdit: edited.sent > 0 ? collected.tallied.echoed / edited.sent : NaN,
     generatorCpuPercent: generatorSeconds * 1000 / windowMs * 100,
     otherCpuPercent: Math.max(0, otherMs) / windowMs * 100,
-    converged
+    converged,
+    duplicatesPerEdit: edited.sent > 0 ? collected.tallied.duplicates / edited.sent : NaN,
+    sameServerP50Ms: percentile(collected.sameServerLatenciesUs, 50) / 1000,
+    sameServerP99Ms: percentile(collected.sameServerLatenciesUs, 99) / 1000,
+    crossServerP50Ms: percentile(collected.crossServerLatenciesUs, 50) / 1000,
+    crossServerP99Ms: percentile(collected.crossServerLatenciesUs, 99) / 1000,
+    redisCpuMsPer1000: perThousand(redisMs),
+    postgresCpuMsPer1000: perThousand(postgres.backendsMs),
+    postgresSharedCpuMsPer1000: perThousand(postgres.sharedMs),
+    allCpuMsPer1000: perThousand(cpuMs + redisMs + postgres.backendsMs)
   }
 }
 

@@ -13,7 +13,7 @@
  * time is reported beside the server's.
  */
 import { percentile } from '../stats.js'
-import { serverKinds, speaksYjs, type ServerProcess } from '../servers.js'
+import { singleServerKinds, speaksYjs, type ServerProcess } from '../servers.js'
 import type { PeerSpec } from '../clients.js'
 import { generatorCpuSeconds } from '../machine.js'
 import { mib, pause, type Figures, type RunContext, type Scenario } from './scenario.js'
@@ -42,7 +42,7 @@ export function scale (settings: ScaleSettings): Scenario {
   return {
     name: 'scale',
     title: `Scale: ${settings.stormPeers} peers arriving at once, then idle peers (rooms of ${settings.peersPerRoom}) up to ${limitMiB} MiB RSS, ${settings.maxPeers} connections or ${settings.timeBudgetMs / 1000} s`,
-    kinds: serverKinds,
+    kinds: singleServerKinds,
     metrics: [
       { key: 'stormAllSyncedMs', label: `storm: all ${settings.stormPeers} synced (ms)`, kind: 'number' },
       { key: 'stormP50Ms', label: 'storm: connect→synced p50 (ms)', kind: 'number' },

@@ -45,6 +45,8 @@ export interface Scenario {
   readonly title: string
   /** The servers it applies to. */
   readonly kinds: readonly ServerKind[]
+  /** The server the table's ratios are taken against; the reference server when absent. */
+  readonly ratioTo?: ServerKind
   /** Its figures, in table order. */
   readonly metrics: readonly Metric[]
   /** Work done once before the first run (such as replaying a trace), untimed. */
