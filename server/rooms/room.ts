@@ -341,10 +341,14 @@ export class Room {
     return this.lastWrite
   }
 
-  /** Closes every connection with `code` and frees the document. */
+  /**
+   * Closes every connection with `code` and frees the document. Other
+   * processes are told at once that this process's people left.
+   */
   destroy (code: number, reason: string): void {
     if (this.catchUpTimer) clearTimeout(this.catchUpTimer)
     this.catchUpTimer = null
+    for (const connection of this.members.keys()) this.removePresenceOf(connection)
     for (const connection of this.members.keys()) connection.close(code, reason)
     this.members.clear()
     this.ydoc.destroy()

@@ -23,10 +23,10 @@ interface Node {
 }
 
 /** A relay with its own store instance on `prefix` and its own bus on `redis`. */
-async function startNode (redis: PrivateRedis, prefix: string, options: RelayOptions = {}): Promise<Node> {
+async function startNode (redis: PrivateRedis, prefix: string, options: RelayOptions = {}, processTimeoutMs = 600): Promise<Node> {
   const { logger, lines } = captureLog()
   const store = await openPostgresStore({ connectionString: postgresUrl(), tablePrefix: prefix })
-  const bus = await createRedisBus({ url: redis.url, logger, heartbeatMs: 100, processTimeoutMs: 600 })
+  const bus = await createRedisBus({ url: redis.url, logger, heartbeatMs: 100, processTimeoutMs })
   onTeardown(async () => {
     await bus.close()
     await store.close()
@@ -95,6 +95,23 @@ await describeWithServices(['postgres'], 'relays sharing documents through Postg
     await waitFor(() => a.provider.awareness.getStates().get(b.doc.clientID)?.user?.name === 'Bob', 5_000, 'Bob at Ada\'s')
     a.provider.disconnect()
     await waitFor(() => !b.provider.awareness.getStates().has(a.doc.clientID), 5_000, 'Ada gone at Bob\'s')
+  })
+
+  it('tells the other relays at once that its people left when it shuts down', async () => {
+    const redis = await startPrivateRedis()
+    const prefix = uniqueTablePrefix()
+    onTeardown(() => dropPostgresTables(prefix))
+    // Processes are judged gone only after a minute: what removes the person must be the shutdown itself.
+    const [stopping, staying] = [await startNode(redis, prefix, {}, 60_000), await startNode(redis, prefix, {}, 60_000)]
+    const a = connectClient(stopping.relay, 'farewell')
+    const b = connectClient(staying.relay, 'farewell')
+    await Promise.all([synced(a), synced(b)])
+    a.provider.awareness.setLocalStateField('user', { name: 'Ada' })
+    await waitFor(() => b.provider.awareness.getStates().has(a.doc.clientID), 5_000, 'Ada at Bob\'s')
+    a.provider.shouldConnect = false
+    await stopping.relay.close()
+    await waitFor(() => !b.provider.awareness.getStates().has(a.doc.clientID), 5_000, 'Ada gone at Bob\'s')
+    expect(staying.log.some((line) => line.includes('cluster.process-gone'))).toBe(false)
   })
 
   it('serves a late relay the whole document, and one that missed messages catches up from the store', async () => {
