@@ -113,9 +113,8 @@ export class ClientUpdates {
    * Checks `update` and applies it with `origin`. `fits` says whether the
    * store takes an update of so many bytes that may create or split so many
    * items. Throws `ProtocolError` when it does not parse, breaks the content
-   * policy or a budget — nothing
-   * of it is applied then — and `BrokenDocumentError` when Yjs threw part
-   * way. What would only wait for missing dependencies beyond the pending
+   * policy or a budget — nothing of it is applied then — and
+   * `BrokenDocumentError` when Yjs threw part way. What would only wait for missing dependencies beyond the pending
    * budget is dropped, and reported as `refusal` beside what integrated.
    */
   apply (update: Uint8Array, origin: unknown, fits: (bytes: number, items: number) => boolean): AppliedUpdate {
@@ -131,10 +130,7 @@ export class ClientUpdates {
     }
     if (this.items + cost > budget.maxDocumentItems) {
       this.items = countItems(this.doc)
-      if (!fits(update.length, cost)) {
-      throw new ProtocolError('too-large', 'the document has reached its size limit')
-    }
-    if (this.items + cost > budget.maxDocumentItems) {
+      if (this.items + cost > budget.maxDocumentItems) {
         throw new ProtocolError('too-large', `the document may hold at most ${budget.maxDocumentItems} items`)
       }
     }

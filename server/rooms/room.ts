@@ -225,7 +225,7 @@ export class Room {
     switch (message.kind) {
       case 'update':
         if (this.position.has(message.seq)) return
-        this.applyCommitted(message.update, { kind: 'cluster', process: message.from } satisfies UpdateOrigin)
+        this.applyCommitted(message.update, { kind: 'cluster', process: message.from } satisfies UpdateOrigin, true)
         this.position.integrated(message.seq)
         if (this.position.hasGap) this.scheduleCatchUp(gapWaitMs)
         break
@@ -486,19 +486,20 @@ export class Room {
   }
 
   /**
-   * Applies an update that is committed already (by another process, or
-   * read back from the store) and forwards to this process's clients the
-   * change Yjs made of it — nothing, when the document held it already. The
-   * change is told apart from follow-up transactions Yjs may run (which
-   * carry no origin) by its origin. Listening only here keeps Yjs from
-   * encoding the changes of every client update on the hot path.
+   * Applies an update that is committed already and forwards it to this
+   * process's clients. One from another process (`verbatim`) is new here
+   * (its sequence number says so) and goes out as it came. One read back
+   * from the store may repeat what the document holds: what goes out then
+   * is the change Yjs made of it (nothing, when it held it all), told apart
+   * by origin from follow-up transactions Yjs may run. Listening for changes
+   * only here keeps Yjs from encoding every client update on the hot path.
    */
-  private applyCommitted (update: Uint8Array, origin: UpdateOrigin): void {
+  private applyCommitted (update: Uint8Array, origin: UpdateOrigin, verbatim: boolean): void {
     const changes: Uint8Array[] = []
     const collect = (change: Uint8Array, changeOrigin: unknown): void => {
       if (changeOrigin === origin) changes.push(change)
     }
-    this.ydoc.on('update', collect)
+    if (!verbatim) this.ydoc.on('update', collect)
     try {
       this.updates.applyCommitted(update, origin)
     } catch (err) {
@@ -507,9 +508,10 @@ export class Room {
       this.rebuild()
       return
     } finally {
-      this.ydoc.off('update', collect)
+      if (!verbatim) this.ydoc.off('update', collect)
     }
     this.log.storedElsewhere(update.length)
+    if (verbatim) changes.push(update)
     if (changes.length === 0) return
     this.syncAnswers.clear()
     for (const change of changes) this.outbox.send(encodeUpdate(change), { allBut: null })
@@ -539,8 +541,8 @@ export class Room {
         return
       }
       const origin: UpdateOrigin = { kind: 'store' }
-      if (missing.snapshot) this.applyCommitted(missing.snapshot, origin)
-      for (const update of missing.updates) this.applyCommitted(update, origin)
+      if (missing.snapshot) this.applyCommitted(missing.snapshot, origin, false)
+      for (const update of missing.updates) this.applyCommitted(update, origin, false)
       this.position.caughtUp(missing.seq)
       if (this.position.hasGap) this.scheduleCatchUp(gapWaitMs)
     }, (err) => {
