@@ -100,7 +100,7 @@ export const openApiDocument = {
               }
             }
           },
-          400: errorResponse('`bad-request`: `limit` is not a whole number from 1 to 1000.'),
+          400: errorResponse('`bad-request`: limit is not a whole number from 1 to 1000.'),
           ...authErrors
         }
       }

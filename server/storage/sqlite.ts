@@ -68,23 +68,23 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
         + coalesce((SELECT sum(length(data)) FROM updates WHERE doc = names.doc), 0) AS bytes
     FROM (${names}) AS names LEFT JOIN documents AS d ON d.doc = names.doc ORDER BY names.doc`
   const describeOne = db.prepare(describeNames(
-    'SELECT doc FROM snapshots WHERE doc = ?1 UNION SELECT doc FROM (SELECT doc FROM updates WHERE doc = ?1 LIMIT 1)'))
+    'SELECT doc FROM snapshots WHERE doc = @name UNION SELECT doc FROM (SELECT doc FROM updates WHERE doc = @name LIMIT 1)'))
   const describePage = db.prepare(describeNames(
-    'SELECT doc FROM (SELECT doc FROM snapshots WHERE doc > ?1 UNION SELECT doc FROM updates WHERE doc > ?1 ORDER BY 1 LIMIT ?2)'))
+    'SELECT doc FROM (SELECT doc FROM snapshots WHERE doc > @after UNION SELECT doc FROM updates WHERE doc > @after ORDER BY 1 LIMIT @limit)'))
   const markDeleted = db.prepare(
     `INSERT INTO documents (doc, seq, deleted_at)
-     SELECT ?1, 0, ?2 WHERE EXISTS (SELECT 1 FROM snapshots WHERE doc = ?1) OR EXISTS (SELECT 1 FROM updates WHERE doc = ?1)
+     SELECT @name, 0, @at WHERE EXISTS (SELECT 1 FROM snapshots WHERE doc = @name) OR EXISTS (SELECT 1 FROM updates WHERE doc = @name)
      ON CONFLICT (doc) DO UPDATE SET deleted_at = excluded.deleted_at WHERE deleted_at IS NULL`)
   const restore = db.prepare('UPDATE documents SET deleted_at = NULL WHERE doc = ? AND deleted_at IS NOT NULL')
   const selectPurgeable = db.prepare(
-    'SELECT doc FROM documents WHERE deleted_at < ?1 AND (?2 IS NULL OR doc = ?2) ORDER BY deleted_at LIMIT ?3').pluck()
+    'SELECT doc FROM documents WHERE deleted_at < @before AND (@only IS NULL OR doc = @only) ORDER BY deleted_at LIMIT @limit').pluck()
   const purgeRows = [
     db.prepare('DELETE FROM updates WHERE doc = ?'),
     db.prepare('DELETE FROM snapshots WHERE doc = ?'),
     db.prepare('DELETE FROM documents WHERE doc = ?')
   ]
   const purge = db.transaction((deletedBeforeMs: number, limit: number, only: string | null): string[] => {
-    const names = selectPurgeable.all(deletedBeforeMs, only, limit) as string[]
+    const names = selectPurgeable.all({ before: deletedBeforeMs, only, limit }) as string[]
     for (const name of names) for (const statement of purgeRows) statement.run(name)
     return names
   })
@@ -172,15 +172,15 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     catalog: {
       async describe (name) {
         writes.flush()
-        return (describeOne.get(name) as DocumentInfo | undefined) ?? null
+        return (describeOne.get({ name }) as DocumentInfo | undefined) ?? null
       },
       async page (after, limit) {
         writes.flush()
-        return describePage.all(after ?? '', limit) as DocumentInfo[]
+        return describePage.all({ after: after ?? '', limit }) as DocumentInfo[]
       },
       async markDeleted (name, atMs) {
         writes.flush()
-        return markDeleted.run(name, atMs).changes > 0
+        return markDeleted.run({ name, at: atMs }).changes > 0
       },
       async restore (name) {
         writes.flush()
