@@ -13,14 +13,14 @@ import WebSocket from 'ws'
 import { captureLog, connectClient, onTeardown, startTestRelay, synced, waitFor, type TestClient } from '../helpers/relay.js'
 import { storeBackends } from '../helpers/stores.js'
 import { describeWithServices, dropPostgresTables, postgresUrl, uniqueTablePrefix } from '../helpers/services.js'
-import { startPrivateRedis } from '../helpers/redis-server.js'
+import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js'
 import { signToken, testSecret } from '../helpers/tokens.js'
 import { apiErrorStatus } from '../../server/http/api-errors.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
 import { openPostgresStore } from '../../server/storage/postgres.js'
 import { createRedisBus } from '../../server/cluster/redis.js'
 import { CloseCode } from '../../server/protocol/errors.js'
-import type { Relay, RelayOptions } from '../../server/relay.js'
+import type { Relay } from '../../server/relay.js'
 import type { DocStore } from '../../server/storage/store.js'
 
 /** An answer of the API: status, headers and body (parsed when JSON). */
@@ -367,11 +367,12 @@ it('logs at start that the API is open without a secret', async () => {
 })
 
 await describeWithServices(['postgres', 'redis'], 'document API across processes', () => {
-  it('a PUT on one process reaches clients of another, and a DELETE closes them there with 4404', async () => {
+  /** Two relays on shared PostgreSQL tables, each with its own bus on one private Redis. */
+  async function twoProcesses (): Promise<{ one: Relay, two: Relay, redis: PrivateRedis }> {
     const redis = await startPrivateRedis()
     const prefix = uniqueTablePrefix()
     onTeardown(() => dropPostgresTables(prefix))
-    const start = async (options: RelayOptions = {}): Promise<Relay> => {
+    const start = async (): Promise<Relay> => {
       const { logger } = captureLog()
       const store = await openPostgresStore({ connectionString: postgresUrl(), tablePrefix: prefix })
       const bus = await createRedisBus({ url: redis.url, logger, heartbeatMs: 100, processTimeoutMs: 600 })
@@ -379,10 +380,13 @@ await describeWithServices(['postgres', 'redis'], 'document API across processes
         await bus.close()
         await store.close()
       })
-      return await startTestRelay({ store, bus, logger, ...options })
+      return await startTestRelay({ store, bus, logger })
     }
-    const one = await start()
-    const two = await start()
+    return { one: await start(), two: await start(), redis }
+  }
+
+  it('a PUT on one process reaches clients of another, and a DELETE closes them there with 4404', async () => {
+    const { one, two } = await twoProcesses()
     const client = connectClient(two, 'shared')
     await synced(client)
     client.text.insert(0, 'from two')
@@ -398,5 +402,18 @@ await describeWithServices(['postgres', 'redis'], 'document API across processes
     const back = connectClient(one, 'shared')
     await synced(back)
     expect(back.text.toString()).toBe('from one, via the API')
+  })
+
+  it('a process that missed the deletion on the bus closes the document at its catch-up from the store', async () => {
+    const { one, two, redis } = await twoProcesses()
+    const client = connectClient(two, 'missed')
+    await synced(client)
+    client.text.insert(0, 'still here')
+    await waitFor(() => two.registry.get('missed')?.text === 'still here', 10_000, 'the edit at its relay')
+    const closed = nextCloseCode(client)
+    await redis.kill()
+    expect((await api(one, 'DELETE', docPath('missed'))).status).toBe(200)
+    await redis.restart()
+    expect(await closed).toBe(CloseCode.documentDeleted)
   })
 })
