@@ -106,16 +106,20 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
     return catalog
   }
 
-  /** Verifies the bearer token for `access` to `name` (null: the whole collection); null when the server runs open. */
-  const authorize = async (req: IncomingMessage, access: Access, name: string | null): Promise<AccessGrant | null> => {
+  /** The request's verified bearer token; null when the server runs open. Throws unauthorized. */
+  const authenticate = async (req: IncomingMessage): Promise<AccessGrant | null> => {
     if (!authority) return null
-    let grant: AccessGrant
     try {
-      grant = await authority.verify(bearerToken(req.headers.authorization) ?? '')
+      return await authority.verify(bearerToken(req.headers.authorization) ?? '')
     } catch (err) {
       if (err instanceof TokenError) throw new ApiError('unauthorized', err.message, { 'www-authenticate': 'Bearer' })
       throw err
     }
+  }
+
+  /** Throws forbidden unless `grant` allows `access` to `name` (null: the whole collection); an open server (null grant) allows all. */
+  const authorize = (grant: AccessGrant | null, access: Access, name: string | null): void => {
+    if (!grant) return
     if (access === 'operator') {
       if (grant.permission !== 'write' || grant.doc !== '*') throw new ApiError('forbidden', 'this needs an operator token: write access to every document (doc "*")')
     } else if (name === null || !grantCovers(grant, name)) {
@@ -123,7 +127,6 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
     } else if (access === 'write' && grant.permission !== 'write') {
       throw new ApiError('forbidden', 'the access token is read-only')
     }
-    return grant
   }
 
   /** A document that is deleted: gone while it can be restored, not found once purged (purging it now if due). */
@@ -144,7 +147,7 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
   })
 
   const list = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    await authorize(req, 'operator', null)
+    authorize(await authenticate(req), 'operator', null)
     const params = queryParams(req.url ?? '')
     const after = params.get('after')
     const limitText = params.get('limit') ?? String(defaultPageSize)
@@ -247,10 +250,10 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
     else if (action === 'text') allow(method, ['GET', 'PUT'])
     else allow(method, ['POST'])
     const access: Access = action === 'restore' || method === 'DELETE' ? 'operator' : method === 'PUT' ? 'write' : 'read'
-    // The token first: a caller without one learns nothing, not even whether a name is valid.
-    if (authority && !req.headers.authorization) await authorize(req, access, null)
+    // The token first: a caller without a valid one learns nothing, not even whether a name is valid.
+    const grant = await authenticate(req)
     const name = documentName(parts[0], options.maxRoomNameLength)
-    const grant = await authorize(req, access, name)
+    authorize(grant, access, name)
     if (action === 'text' && method === 'GET') {
       const text = await readText(name)
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text)

@@ -68,13 +68,14 @@ function nextCloseCode (client: TestClient): Promise<number> {
   })
 }
 
-/** Opens a bare WebSocket to `room` and resolves with the code it is closed with. */
+/** Opens a bare WebSocket to `room` and resolves with the code it is closed with, or -1 once the room greets it (it was let in). */
 function closeCodeOfNewConnection (relay: Relay, room: string, token?: string): Promise<number> {
   const query = token === undefined ? '' : `?token=${token}`
   const ws = new WebSocket(`${relay.url.replace(/^http/, 'ws')}/${encodeURIComponent(room)}${query}`)
   onTeardown(() => ws.terminate())
   return new Promise((resolve, reject) => {
     ws.on('close', (code) => resolve(code))
+    ws.on('message', () => resolve(-1))
     ws.on('error', reject)
   })
 }
