@@ -205,7 +205,9 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
  * Creates the tables, or brings tables of an earlier version up to date in
  * one transaction: updates that predate per-document numbering are numbered
  * 1, 2, … per document in their stored order, and a snapshot that predates
- * it covers 0 (no numbered update; a reader at 0 gets it anyway).
+ * it covers 0 (no numbered update; a reader at 0 gets it anyway). The
+ * documents table gains `changed_at` (null for documents last written
+ * before it existed) and `deleted_at` (the deletion mark).
  */
 function upgradeSchema (db: Database.Database): void {
   const columns = (table: string): string[] => db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[]
