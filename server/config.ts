@@ -118,6 +118,11 @@ export interface Config {
   /** How long an empty room that nobody wrote to stays in memory (instead of `unloadGraceMs`). */
   readonly unwrittenUnloadGraceMs: number
   /**
+   * How long a document deleted through the document API can be restored;
+   * then it is purged for good. `DELETED_RETENTION_SECONDS`, `--deleted-retention-seconds`.
+   */
+  readonly deletedRetentionSeconds: number
+  /**
    * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` /
    * `Forwarded` headers are believed, for per-address limits and logs.
    * Empty believes no header. `TRUST_PROXY`, `--trust-proxy` (comma-separated).
@@ -174,5 +179,6 @@ export const defaultConfig: Config = {
   maxRoomsPerAddress: 1_000,
   maxRoomsPerToken: 1_000,
   unwrittenUnloadGraceMs: 1_000,
+  deletedRetentionSeconds: 30 * 24 * 3600,
   trustProxy: []
 }

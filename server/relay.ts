@@ -22,6 +22,7 @@ import { admitUpgrade, clientAddress, ConnectionCounter, UpgradeRejection, type 
 import { TrustedProxies } from './transport/forwarded.js'
 import { serveEditor } from './http/static.js'
 import { tokenApi } from './http/token-api.js'
+import { documentsApi } from './http/documents-api.js'
 import { createTokenAuthority } from './auth/tokens.js'
 
 /** What `startRelay` takes: any configuration field, plus the pieces it plugs together. */
@@ -80,6 +81,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
   const api = tokenApi({ ...config, authority })
   const policy: AdmissionPolicy = { ...config, authority, trustedProxies: TrustedProxies.parse(config.trustProxy) }
+  const documents = documentsApi({ ...config, registry, store, authority, logger, addressOf: (req) => clientAddress(req, policy) })
   const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
   let nextConnectionId = 0
   let closing = false
@@ -112,8 +114,8 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   }, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]
     if (path.startsWith('/api/')) {
-      api(req, res, path).then((done) => {
-        if (!done) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such endpoint"}')
+      documents.handle(req, res, path).then((done) => done || api(req, res, path)).then((done) => {
+        if (!done) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not-found","message":"no such endpoint"}}')
       }, (err) => {
         logger.error('http.error', { path, error: err })
         if (!res.headersSent) res.writeHead(500).end()
@@ -193,6 +195,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       heartbeat.stop()
+      documents.stop()
       reject(err.code === 'EADDRINUSE' ? new PortInUseError(`port ${config.port} on ${config.host} is already in use`) : err)
     })
     server.listen(config.port, config.host, () => resolve())
@@ -204,6 +207,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     logger.info('auth.on', { tokens: authority.canMint ? 'AUTH_SECRET (HS256)' : 'AUTH_PUBLIC_KEY (verify only)' })
   } else {
     logger.warn('auth.off', { note: `no AUTH_SECRET: anyone who reaches ${host}:${port} can read and write every document` })
+    logger.warn('api.open', { note: `no AUTH_SECRET: anyone who reaches ${host}:${port} can list, replace, delete and restore documents through /api/documents` })
   }
 
   return {
@@ -220,6 +224,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       for (const ws of sockets) ws.close(1012, 'server shutting down')
       await waitForSockets(sockets, config.closeTimeoutMs)
       heartbeat.stop()
+      documents.stop()
       server.closeAllConnections()
       await stopped
     }

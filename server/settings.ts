@@ -199,6 +199,7 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
   compactAfterBytes: { group: 'Storage', placeholder: 'BYTES', help: '…or this many bytes', parse: wholeNumber(1) },
   unloadGraceMs: { group: 'Storage', placeholder: 'MS', help: 'how long an empty document stays in memory', parse: wholeNumber(0, maxTimerMs) },
   unwrittenUnloadGraceMs: { group: 'Storage', placeholder: 'MS', help: 'how long an empty document nobody wrote to stays in memory', parse: wholeNumber(0, maxTimerMs) },
+  deletedRetentionSeconds: { group: 'Storage', placeholder: 'SECONDS', help: 'how long a document deleted through the API can be restored before it is purged', parse: wholeNumber(0) },
 
   authSecret: {
     group: 'Access',

@@ -9,9 +9,10 @@ import type { WebsocketProvider } from 'y-websocket'
  * - `too-large`: the change would take the document past its size budget,
  *   or a message was larger than the relay reads;
  * - `content-refused`: the change holds content this relay does not accept;
- * - `unavailable`: the document's stored data cannot be read.
+ * - `unavailable`: the document's stored data cannot be read;
+ * - `deleted`: the document was deleted (an operator can restore it for a while).
  */
-export type Refusal = 'too-large' | 'content-refused' | 'unavailable'
+export type Refusal = 'too-large' | 'content-refused' | 'unavailable' | 'deleted'
 
 /** The close codes that mean a refusal, and which. */
 const refusalCloseCodes: Readonly<Record<number, Refusal>> = {
@@ -22,7 +23,9 @@ const refusalCloseCodes: Readonly<Record<number, Refusal>> = {
   /** Content the relay's content policy does not accept. */
   4422: 'content-refused',
   /** The document's stored data is damaged. */
-  4410: 'unavailable'
+  4410: 'unavailable',
+  /** The document was deleted. */
+  4404: 'deleted'
 }
 
 /** The refusal close code `code` means, or null for any other close. */

@@ -12,6 +12,8 @@ const explanations: Record<Refusal, string> = {
   'content-refused': 'This server does not accept that content; your last change was not saved. ' +
     'Your text is still shown here: copy it to keep it, or reload to see the document as it is stored.',
   unavailable: 'This document cannot be opened: its stored data is damaged. Ask the operator of this server. ' +
+    'What is shown here is not saved; copy it to keep it.',
+  deleted: 'This document was deleted. The operator of this server can restore it for a while; until then it cannot be opened. ' +
     'What is shown here is not saved; copy it to keep it.'
 }
 
@@ -19,7 +21,8 @@ const explanations: Record<Refusal, string> = {
 export const refusalLabels: Record<Refusal, string> = {
   'too-large': 'size limit reached',
   'content-refused': 'content refused',
-  unavailable: 'document unavailable'
+  unavailable: 'document unavailable',
+  deleted: 'document deleted'
 }
 
 /**

@@ -18,6 +18,8 @@ export type ClusterMessage =
   | { readonly kind: 'awareness', readonly from: string, readonly update: Uint8Array }
   /** "Send me your processes' present states of this document." */
   | { readonly kind: 'awareness-query', readonly from: string }
+  /** The document was marked deleted in the store: close its connections (a reconnect is refused by the store). */
+  | { readonly kind: 'deleted', readonly from: string }
 
 /** A message as a process publishes it: the bus fills in `from`. */
 export type OutgoingClusterMessage = ClusterMessage extends infer M ? M extends ClusterMessage ? Omit<M, 'from'> : never : never

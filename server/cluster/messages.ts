@@ -19,6 +19,15 @@ const kindUpdate = 0
 const kindAwareness = 1
 const kindAwarenessQuery = 2
 const kindHeartbeat = 3
+const kindDeleted = 4
+
+/** The kind number of each document message. */
+const documentKinds: Record<ClusterMessage['kind'], number> = {
+  update: kindUpdate,
+  awareness: kindAwareness,
+  'awareness-query': kindAwarenessQuery,
+  deleted: kindDeleted
+}
 
 /**
  * A process's sign of life on the heartbeat channel. `droppedPublishes`
@@ -41,7 +50,7 @@ export class MalformedClusterMessageError extends Error {
  * non-negative safe integer (those are bugs of the caller, never sent).
  */
 export function encodeClusterMessage (message: ClusterMessage): Uint8Array {
-  const encoder = header(message.kind === 'update' ? kindUpdate : message.kind === 'awareness' ? kindAwareness : kindAwarenessQuery, message.from)
+  const encoder = header(documentKinds[message.kind], message.from)
   switch (message.kind) {
     case 'update':
       if (!Number.isSafeInteger(message.seq) || message.seq < 0) throw new RangeError(`seq ${message.seq} is not a non-negative safe integer`)
@@ -52,6 +61,7 @@ export function encodeClusterMessage (message: ClusterMessage): Uint8Array {
       encoding.writeVarUint8Array(encoder, message.update)
       break
     case 'awareness-query':
+    case 'deleted':
       break
   }
   return encoding.toUint8Array(encoder)
@@ -75,6 +85,8 @@ export function decodeClusterMessage (bytes: Uint8Array): ClusterMessage {
         return { kind: 'awareness', from, update: decoding.readVarUint8Array(decoder) }
       case kindAwarenessQuery:
         return { kind: 'awareness-query', from }
+      case kindDeleted:
+        return { kind: 'deleted', from }
       default:
         throw new MalformedClusterMessageError(`kind ${kind} is not a document message`)
     }

@@ -21,6 +21,11 @@ export const CloseCode = {
   internalError: 1011,
   /** The server is at a limit (rooms, connections); try again later. */
   tryAgainLater: 1013,
+  /**
+   * The document was deleted (through the document API): connections to it
+   * are closed and refused until it is restored. Not retried.
+   */
+  documentDeleted: 4404,
   /** The document cannot be loaded: its stored data is damaged. The stock client does not retry 44xx codes. */
   documentUnavailable: 4410,
   /**

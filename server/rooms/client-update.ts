@@ -169,6 +169,23 @@ export class ClientUpdates {
   }
 
   /**
+   * Charges `items` that an edit the room makes itself (not a client's
+   * update) may create or split, or throws `ProtocolError('too-large')`
+   * without charging when they would pass `maxDocumentItems` or `fits` says
+   * an update of `bytes` does not fit. Call before making the edit.
+   */
+  chargeLocalEdit (bytes: number, items: number, fits: (bytes: number, items: number) => boolean): void {
+    if (!fits(bytes, items)) throw new ProtocolError('too-large', 'the document has reached its size limit')
+    if (this.items + items > this.budget.maxDocumentItems) {
+      this.items = countItems(this.doc)
+      if (this.items + items > this.budget.maxDocumentItems) {
+        throw new ProtocolError('too-large', `the document may hold at most ${this.budget.maxDocumentItems} items`)
+      }
+    }
+    this.items += items
+  }
+
+  /**
    * Applies an update that is committed already — another process checked
    * and stored it, or it was read back from the store — with `origin`,
    * counting its items. Throws what Yjs throws.

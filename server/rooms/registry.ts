@@ -14,7 +14,7 @@
  * by sequence number). When the bus may have lost messages, every room
  * catches up from the store; when a process stops, its people leave every room.
  */
-import { Room, type RoomConnection, type RoomOptions } from './room.js'
+import { Room, RoomClosedError, type RoomConnection, type RoomOptions } from './room.js'
 import type { DocStore } from '../storage/store.js'
 import type { ClusterBus, ClusterMessage } from '../cluster/bus.js'
 import { CloseCode } from '../protocol/errors.js'
@@ -49,6 +49,19 @@ export class RoomLimitError extends Error {
 export class RegistryClosedError extends Error {
   override readonly name = 'RegistryClosedError'
 }
+
+/** How a room leaves memory: the close code its connections get, and whether its document is compacted first. */
+interface Ending {
+  readonly code: number
+  readonly reason: string
+  readonly compact: boolean
+}
+
+const shutdownEnding: Ending = { code: CloseCode.serviceRestart, reason: 'server shutting down', compact: true }
+const deletedEnding: Ending = { code: CloseCode.documentDeleted, reason: 'document deleted', compact: false }
+
+/** How often `replaceText` loads the document again when its room closed under it. */
+const replaceTextAttempts = 3
 
 /** Loads, shares and unloads rooms. One per relay; no state outside the instance. */
 export class RoomRegistry {
@@ -101,6 +114,51 @@ export class RoomRegistry {
   /** Removes `connection` from `room`; an empty room unloads after its grace period. */
   leave (room: Room, connection: RoomConnection): void {
     room.leave(connection)
+    this.unloadWhenIdle(room)
+  }
+
+  /**
+   * Replaces the text of document `name` as `Room.replaceText` does,
+   * loading it first as a connection would (counted against `opener`'s
+   * budgets); a room loaded for this alone unloads after its grace period.
+   * Resolves once the edit is durable, to whether the text changed. Rejects
+   * as `join` does (`DeletedDocumentError` from the store for a deleted
+   * document) and as `Room.replaceText`.
+   */
+  async replaceText (name: string, text: string, opener: RoomOpener): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const room = await this.acquire(name, opener)
+      const timer = this.idle.get(room)
+      if (timer) {
+        clearTimeout(timer)
+        this.idle.delete(room)
+      }
+      try {
+        return await room.replaceText(text)
+      } catch (err) {
+        if (!(err instanceof RoomClosedError) || attempt >= replaceTextAttempts) throw err
+      } finally {
+        this.unloadWhenIdle(room)
+      }
+    }
+  }
+
+  /**
+   * Closes every connection to document `name` with 4404 (document deleted)
+   * and unloads it without compacting, after a load in progress; with
+   * `tellOthers`, publishes the deletion so the other processes do the same.
+   * Call once the store marked the document deleted, so a reconnect is
+   * refused. Never rejects.
+   */
+  async closeDeleted (name: string, tellOthers: boolean): Promise<void> {
+    if (tellOthers) this.bus.publish(name, { kind: 'deleted' })
+    await this.loading.get(name)?.catch(() => {})
+    const room = this.rooms.get(name)
+    if (room) await this.unload(room, deletedEnding)
+  }
+
+  /** Starts the grace period of `room` if it is loaded, empty and not waiting already. */
+  private unloadWhenIdle (room: Room): void {
     if (room.size > 0 || this.rooms.get(room.name) !== room || this.idle.has(room)) return
     const graceMs = room.written ? this.options.unloadGraceMs : this.options.unwrittenUnloadGraceMs
     const timer = setTimeout(() => {
@@ -179,6 +237,10 @@ export class RoomRegistry {
   }
 
   private fromCluster (name: string, message: ClusterMessage): void {
+    if (message.kind === 'deleted') {
+      void this.closeDeleted(name, false)
+      return
+    }
     const room = this.rooms.get(name)
     if (room) room.receiveFromCluster(message)
     else this.early.get(name)?.push(message)
@@ -198,15 +260,15 @@ export class RoomRegistry {
   }
 
   /** Takes the room out of the registry, stores what it holds, and frees it. Never rejects. */
-  private async unload (room: Room): Promise<void> {
+  private async unload (room: Room, ending: Ending = shutdownEnding): Promise<void> {
     if (this.rooms.get(room.name) !== room) return
     this.rooms.delete(room.name)
     const done = (async () => {
       try {
         room.seal()
-        await room.compact()
+        if (ending.compact) await room.compact()
         await room.whenDurable()
-        room.destroy(CloseCode.serviceRestart, 'server shutting down')
+        room.destroy(ending.code, ending.reason)
         // Before `unloading` forgets the room, so no new load of it can start in between.
         this.bus.unsubscribe(room.name)
         this.store.release(room.name)

@@ -27,7 +27,7 @@ import { decodeAwarenessUpdate, encodeAwarenessUpdate } from '../protocol/awaren
 import { changesDocument } from '../protocol/update.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import { applyStoredDocument, textName } from '../protocol/document.js'
-import type { DocStore, StoredDocument } from '../storage/store.js'
+import { DeletedDocumentError, type DocStore, type StoredDocument } from '../storage/store.js'
 import type { ClusterBus, ClusterMessage } from '../cluster/bus.js'
 import type { Logger } from '../log.js'
 import { BrokenDocumentError, ClientUpdates, type DocumentBudget } from './client-update.js'
@@ -35,6 +35,7 @@ import { Outbox, type Recipient } from './outbox.js'
 import { Presence, type PresenceLimits } from './presence.js'
 import { StoredLog, type StoredLogLimits } from './stored-log.js'
 import { SequencePosition } from './sequence.js'
+import { minimalTextEdit } from './text-edit.js'
 
 /** What a room needs of a connection. */
 export interface RoomConnection {
@@ -74,6 +75,8 @@ export type UpdateOrigin =
   | { readonly kind: 'store' }
   /** Another process committed it and published it on the bus. */
   | { readonly kind: 'cluster', readonly process: string }
+  /** `replaceText` made it (the document API); the room stores it. */
+  | { readonly kind: 'api' }
 
 /** The people another process serves, as owners of presence in this room. */
 interface RemoteProcess {
@@ -113,6 +116,20 @@ const gapWaitMs = 200
 
 /** How long a room waits before asking the store again after a catch-up failed. */
 const catchUpRetryMs = 2_000
+
+/**
+ * Items a `replaceText` edit may create or split: the inserted text, and a
+ * split at each end of the replaced range.
+ */
+const itemsPerTextEdit = 4
+
+/** Bytes a `replaceText` update is charged beyond its inserted text (struct header, origins, delete set) before it is made. */
+const textEditOverheadBytes = 256
+
+/** Thrown by `replaceText` when the room failed or is unloading: load the document again and retry. */
+export class RoomClosedError extends Error {
+  override readonly name = 'RoomClosedError'
+}
 
 /** A loaded document with its connections. Create through `RoomRegistry`. */
 export class Room {
@@ -244,6 +261,8 @@ export class Room {
       case 'awareness-query':
         this.publishLocalPresence()
         break
+      case 'deleted':
+        break // the registry unloads the room
     }
   }
 
@@ -301,6 +320,49 @@ export class Room {
       if (!(err instanceof ProtocolError)) throw err
       connection.reject(err)
     }
+  }
+
+  /**
+   * Replaces the document's text with `text` as one minimal edit: the
+   * longest common prefix and suffix stay as they are, so positions in them
+   * (cursors, selections) keep their place. The edit is applied and
+   * appended to the store at once, sent to every connection and published
+   * to the other processes once durable, as a client's update is.
+   * Resolves, once everything applied so far is durable, to whether the
+   * text changed. Rejects with `ProtocolError('too-large')` when the edit
+   * would pass the document's budgets, `ProtocolError('content-refused')`
+   * when the text holds embedded content, and `RoomClosedError` when the
+   * room failed or is unloading (nothing was applied then, or the write's
+   * outcome is unknown).
+   */
+  async replaceText (text: string): Promise<boolean> {
+    if (this.failed || this.sealed) throw new RoomClosedError('the document is unloading')
+    if (this.held) throw new RoomClosedError('the document is being reloaded')
+    const ytext = this.ydoc.getText(textName)
+    const current = ytext.toString()
+    if (current.length !== ytext.length) throw new ProtocolError('content-refused', 'the text holds embedded content, which cannot be replaced as text')
+    const edit = minimalTextEdit(current, text)
+    if (edit) {
+      this.updates.chargeLocalEdit(Buffer.byteLength(edit.insert) + textEditOverheadBytes, itemsPerTextEdit, (bytes, items) => this.log.fits(bytes, items))
+      const origin: UpdateOrigin = { kind: 'api' }
+      let update: Uint8Array | null = null
+      const collect = (change: Uint8Array, changeOrigin: unknown): void => {
+        if (changeOrigin === origin) update = change
+      }
+      this.ydoc.on('update', collect)
+      try {
+        this.ydoc.transact(() => {
+          if (edit.deleteCount > 0) ytext.delete(edit.index, edit.deleteCount)
+          if (edit.insert.length > 0) ytext.insert(edit.index, edit.insert)
+        }, origin)
+      } finally {
+        this.ydoc.off('update', collect)
+      }
+      if (update) this.commit(null, update, itemsPerTextEdit, null)
+    }
+    await this.whenDurable()
+    if (this.failed) throw new RoomClosedError('the document failed; the edit may not be stored')
+    return edit !== null
   }
 
   /** Resolves once no write is in flight: everything applied is committed, or the room failed. */
@@ -429,8 +491,8 @@ export class Room {
     if (applied.refusal) throw applied.refusal
   }
 
-  /** Appends `update` and queues it for the others behind the append. */
-  private commit (connection: RoomConnection, update: Uint8Array, items: number, raw: Uint8Array | null): void {
+  /** Appends `update` and queues it for every connection but its author (null: every one) behind the append. */
+  private commit (connection: RoomConnection | null, update: Uint8Array, items: number, raw: Uint8Array | null): void {
     this.syncAnswers.clear()
     this.changedSinceLoad = true
     const seq = this.outbox.issued()
@@ -547,6 +609,11 @@ export class Room {
       if (this.position.hasGap) this.scheduleCatchUp(gapWaitMs)
     }, (err) => {
       this.catchingUp = false
+      if (err instanceof DeletedDocumentError) {
+        // The bus lost the deletion notice; the store tells.
+        this.fail(err, 'document deleted', CloseCode.documentDeleted)
+        return
+      }
       this.options.logger.warn('room.catch-up-failed', { room: this.name, error: err as Error })
       this.scheduleCatchUp(catchUpRetryMs)
     })
@@ -604,15 +671,16 @@ export class Room {
     restore().catch((err) => this.fail(err, 'the document could not be reloaded'))
   }
 
-  /** Fails the room: logs why, closes every connection with 1011, drops what waits, and leaves memory. */
-  private fail (err: unknown, reason: string): void {
+  /** Fails the room: logs why, closes every connection with `code` (1011 unless given), drops what waits, and leaves memory. */
+  private fail (err: unknown, reason: string, code: number = CloseCode.internalError): void {
     if (this.failed) return
     this.failed = true
     this.held = null
-    this.options.logger.error('room.failed', { room: this.name, reason, error: err as Error })
+    if (code === CloseCode.internalError) this.options.logger.error('room.failed', { room: this.name, reason, error: err as Error })
+    else this.options.logger.info('room.closed', { room: this.name, reason })
     this.outbox.clear()
     try {
-      this.destroy(CloseCode.internalError, reason)
+      this.destroy(code, reason)
     } finally {
       this.onFailure(this)
     }

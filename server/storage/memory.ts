@@ -1,4 +1,4 @@
-import type { DocStore, StoredDocument } from './store.js'
+import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
@@ -6,6 +6,10 @@ interface MemoryDocument {
   covers: number
   /** The log after the snapshot; entry i has sequence number `covers + 1 + i`. */
   updates: Uint8Array[]
+  /** When the last update was appended; null before any was. */
+  changedAtMs: number | null
+  /** When the document was marked deleted; null while it is not. */
+  deletedAtMs: number | null
 }
 
 /**
@@ -18,9 +22,16 @@ export function createMemoryStore (): DocStore {
   const docs = new Map<string, MemoryDocument>()
   let closed = false
   const refuse = (): Promise<never> => Promise.reject(new Error('store is closed'))
+  const names = (): string[] => [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+  const info = (name: string, doc: MemoryDocument): DocumentInfo => {
+    let bytes = doc.snapshot?.length ?? 0
+    for (const update of doc.updates) bytes += update.length
+    return { name, bytes, changedAtMs: doc.changedAtMs, deletedAtMs: doc.deletedAtMs }
+  }
   const readSince = async (name: string, seq: number): Promise<StoredDocument> => {
     const doc = docs.get(name)
     if (!doc) return { snapshot: null, updates: [], seq: Math.max(seq, 0) }
+    if (doc.deletedAtMs !== null) throw new DeletedDocumentError(name, doc.deletedAtMs)
     const last = doc.covers + doc.updates.length
     const withSnapshot = seq === 0 || doc.covers > seq
     const updates = doc.updates.slice(withSnapshot ? 0 : seq - doc.covers)
@@ -35,16 +46,17 @@ export function createMemoryStore (): DocStore {
       const copy = update.slice()
       const doc = docs.get(name)
       if (!doc) {
-        docs.set(name, { snapshot: null, covers: 0, updates: [copy] })
+        docs.set(name, { snapshot: null, covers: 0, updates: [copy], changedAtMs: Date.now(), deletedAtMs: null })
         return Promise.resolve(1)
       }
+      doc.changedAtMs = Date.now()
       return Promise.resolve(doc.covers + doc.updates.push(copy))
     },
     replace (name, snapshot) {
       if (closed) return refuse()
       const doc = docs.get(name)
       const covers = doc ? doc.covers + doc.updates.length : 0
-      docs.set(name, { snapshot: snapshot.slice(), covers, updates: [] })
+      docs.set(name, { snapshot: snapshot.slice(), covers, updates: [], changedAtMs: doc?.changedAtMs ?? null, deletedAtMs: doc?.deletedAtMs ?? null })
       return Promise.resolve()
     },
     release () {}, // nothing is remembered per document beyond the documents themselves
@@ -52,7 +64,43 @@ export function createMemoryStore (): DocStore {
       if (closed) throw new Error('store is closed')
     },
     async list () {
-      return [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+      return names()
+    },
+    catalog: {
+      async describe (name) {
+        const doc = docs.get(name)
+        return doc ? info(name, doc) : null
+      },
+      async page (after, limit) {
+        const from = after === null ? [] : [Buffer.from(after)]
+        return names()
+          .filter((name) => from.every((bound) => Buffer.compare(Buffer.from(name), bound) > 0))
+          .slice(0, limit)
+          .map((name) => info(name, docs.get(name) as MemoryDocument))
+      },
+      async markDeleted (name, atMs) {
+        const doc = docs.get(name)
+        if (!doc || doc.deletedAtMs !== null) return false
+        doc.deletedAtMs = atMs
+        return true
+      },
+      async restore (name) {
+        const doc = docs.get(name)
+        if (!doc || doc.deletedAtMs === null) return false
+        doc.deletedAtMs = null
+        return true
+      },
+      async purge (deletedBeforeMs, limit, only) {
+        const purged: string[] = []
+        for (const name of only === undefined ? names() : [only]) {
+          if (purged.length >= limit) break
+          const deletedAtMs = docs.get(name)?.deletedAtMs ?? null
+          if (deletedAtMs === null || deletedAtMs >= deletedBeforeMs) continue
+          docs.delete(name)
+          purged.push(name)
+        }
+        return purged
+      }
     },
     async close () {
       closed = true

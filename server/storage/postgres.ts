@@ -5,8 +5,9 @@
  * the tables: each one's compaction removes only what it has seen.
  *
  * Tables (`coedit` stands for the prefix):
- * - `coedit_documents (doc, seq)`: the last sequence number given to each
- *   document. A group takes the rows of the documents it writes, in name
+ * - `coedit_documents (doc, seq, changed_at, deleted_at)`: the last
+ *   sequence number given to each document, when it was last appended to
+ *   and when it was marked deleted (ms since the epoch, or null). A group takes the rows of the documents it writes, in name
  *   order, with one upsert that adds its appends to `seq`; the row lock
  *   holds other appenders of the document until this transaction ends, so
  *   numbers commit in order and never repeat.
@@ -25,7 +26,7 @@
  * fail and reload what actually committed).
  */
 import pg from 'pg'
-import type { DocStore, StoredDocument } from './store.js'
+import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
 
@@ -100,9 +101,9 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     const appends = new Map<string, number>()
     for (const write of writes) appends.set(write.name, (appends.get(write.name) ?? 0) + (write.kind === 'append' ? 1 : 0))
     const taken = await client.query(
-      `INSERT INTO ${documents} (doc, seq) SELECT doc, n FROM unnest($1::text[], $2::bigint[]) AS t(doc, n) ORDER BY doc
-       ON CONFLICT (doc) DO UPDATE SET seq = ${documents}.seq + excluded.seq RETURNING doc, seq`,
-      [[...appends.keys()], [...appends.values()]])
+      `INSERT INTO ${documents} (doc, seq, changed_at) SELECT doc, n, CASE WHEN n > 0 THEN $3::bigint END FROM unnest($1::text[], $2::bigint[]) AS t(doc, n) ORDER BY doc
+       ON CONFLICT (doc) DO UPDATE SET seq = ${documents}.seq + excluded.seq, changed_at = coalesce(excluded.changed_at, ${documents}.changed_at) RETURNING doc, seq`,
+      [[...appends.keys()], [...appends.values()], Date.now()])
     return new Map((taken.rows as Array<{ doc: string, seq: string }>).map((row) => [row.doc, Number(row.seq) - (appends.get(row.doc) as number) + 1]))
   }
 
@@ -190,11 +191,19 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   const writes = createGroupCommit(commit, options)
   let closed = false
 
+  // Stored bytes and times of the documents `names` (a subquery) selects, in name order.
+  const describeNames = (names: string): string => `
+    SELECT names.doc AS name, d.changed_at, d.deleted_at,
+      coalesce((SELECT octet_length(data) FROM ${snapshots} WHERE doc = names.doc), 0)
+        + coalesce((SELECT sum(octet_length(data)) FROM ${updates} WHERE doc = names.doc), 0) AS bytes
+    FROM (${names}) AS names LEFT JOIN ${documents} AS d ON d.doc = names.doc ORDER BY names.doc COLLATE "C"`
+
   const readSince = async (name: string, since: number): Promise<StoredDocument> => {
     await writes.settled()
     // One statement, so a concurrent compaction cannot split counter, snapshot and log.
     const result = await pool.query(
-      `SELECT 0 AS part, seq AS n, 0::bigint AS id, NULL::bytea AS data FROM ${documents} WHERE doc = $1
+      // The counter row's id is when the document was marked deleted, or -1.
+      `SELECT 0 AS part, seq AS n, coalesce(deleted_at, -1) AS id, NULL::bytea AS data FROM ${documents} WHERE doc = $1
        UNION ALL SELECT 1, covers, version, CASE WHEN $2 = 0 OR covers > $2 THEN data END FROM ${snapshots} WHERE doc = $1
        UNION ALL SELECT 2, doc_seq, seq, data FROM ${updates} WHERE doc = $1 AND doc_seq > $2
        ORDER BY part, n`, [name, since])
@@ -202,6 +211,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     const last = rows.find((row) => row.part === 0)
     const snapshot = rows.find((row) => row.part === 1)
     const log = rows.filter((row) => row.part === 2)
+    if (last && Number(last.id) >= 0) throw new DeletedDocumentError(name, Number(last.id))
     // Even when not returned, the snapshot holds nothing the reader lacks: it saw this version.
     known.loaded(name, snapshot ? Number(snapshot.id) : null, log.map((row) => Number(row.id)))
     return {
@@ -231,6 +241,49 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       const result = await pool.query(`SELECT doc COLLATE "C" AS doc FROM ${snapshots} UNION SELECT doc FROM ${updates} ORDER BY 1`)
       return result.rows.map((row) => row.doc as string)
     },
+    catalog: {
+      async describe (name) {
+        await writes.settled()
+        const result = await pool.query(describeNames(
+          `SELECT doc FROM ${snapshots} WHERE doc = $1 UNION SELECT doc FROM (SELECT doc FROM ${updates} WHERE doc = $1 LIMIT 1) AS one`), [name])
+        return result.rows.length > 0 ? documentInfo(result.rows[0]) : null
+      },
+      async page (after, limit) {
+        await writes.settled()
+        const result = await pool.query(describeNames(
+          `SELECT doc FROM (SELECT doc COLLATE "C" AS doc FROM ${snapshots} WHERE doc COLLATE "C" > $1
+             UNION SELECT doc FROM ${updates} WHERE doc COLLATE "C" > $1 ORDER BY 1 LIMIT $2) AS page`),
+          [after ?? '', limit])
+        return result.rows.map(documentInfo)
+      },
+      async markDeleted (name, atMs) {
+        await writes.settled()
+        const result = await pool.query(
+          `INSERT INTO ${documents} (doc, seq, deleted_at)
+           SELECT $1, 0, $2 WHERE EXISTS (SELECT 1 FROM ${snapshots} WHERE doc = $1) OR EXISTS (SELECT 1 FROM ${updates} WHERE doc = $1)
+           ON CONFLICT (doc) DO UPDATE SET deleted_at = excluded.deleted_at WHERE ${documents}.deleted_at IS NULL`, [name, atMs])
+        return (result.rowCount ?? 0) > 0
+      },
+      async restore (name) {
+        await writes.settled()
+        const result = await pool.query(`UPDATE ${documents} SET deleted_at = NULL WHERE doc = $1 AND deleted_at IS NOT NULL`, [name])
+        return (result.rowCount ?? 0) > 0
+      },
+      async purge (deletedBeforeMs, limit, only) {
+        await writes.settled()
+        const result = await pool.query(
+          `WITH purged AS (
+             DELETE FROM ${documents} WHERE doc IN (
+               SELECT doc FROM ${documents} WHERE deleted_at < $1 AND ($3::text IS NULL OR doc = $3) ORDER BY deleted_at LIMIT $2)
+             RETURNING doc),
+           logs AS (DELETE FROM ${updates} WHERE doc IN (SELECT doc FROM purged)),
+           snaps AS (DELETE FROM ${snapshots} WHERE doc IN (SELECT doc FROM purged))
+           SELECT doc FROM purged`, [deletedBeforeMs, limit, only ?? null])
+        const names = result.rows.map((row) => row.doc as string)
+        for (const name of names) known.forget(name)
+        return names
+      }
+    },
     async close () {
       if (closed) return
       closed = true
@@ -241,6 +294,16 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
 }
 
 const ignore = (): void => {}
+
+/** A row of `describeNames` as a `DocumentInfo` (pg returns bigint and sums as strings). */
+function documentInfo (row: { name: string, bytes: string, changed_at: string | null, deleted_at: string | null }): DocumentInfo {
+  return {
+    name: row.name,
+    bytes: Number(row.bytes),
+    changedAtMs: row.changed_at === null ? null : Number(row.changed_at),
+    deletedAtMs: row.deleted_at === null ? null : Number(row.deleted_at)
+  }
+}
 
 /**
  * Creates the tables, or brings tables of an earlier version up to date,
@@ -258,6 +321,9 @@ async function upgradeSchema (client: pg.PoolClient, prefix: string): Promise<vo
   await client.query(`ALTER TABLE ${snapshots} ADD COLUMN IF NOT EXISTS covers BIGINT NOT NULL DEFAULT 0`)
   await client.query(`CREATE TABLE IF NOT EXISTS ${updates} (seq BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL, data BYTEA NOT NULL, doc_seq BIGINT NOT NULL)`)
   await client.query(`CREATE TABLE IF NOT EXISTS ${documents} (doc TEXT PRIMARY KEY, seq BIGINT NOT NULL)`)
+  await client.query(`ALTER TABLE ${documents} ADD COLUMN IF NOT EXISTS changed_at BIGINT`)
+  await client.query(`ALTER TABLE ${documents} ADD COLUMN IF NOT EXISTS deleted_at BIGINT`)
+  await client.query(`CREATE INDEX IF NOT EXISTS ${documents}_deleted ON ${documents} (deleted_at) WHERE deleted_at IS NOT NULL`)
   const numbered = await client.query(
     'SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = \'doc_seq\'', [updates])
   if (numbered.rows.length === 0) {

@@ -18,7 +18,7 @@
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { DocStore, StoredDocument } from './store.js'
+import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows } from './known-rows.js'
 
@@ -44,7 +44,8 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 250))}`)
   upgradeSchema(db)
 
-  const bumpSeq = db.prepare('INSERT INTO documents (doc, seq) VALUES (?, 1) ON CONFLICT (doc) DO UPDATE SET seq = seq + 1 RETURNING seq').pluck()
+  const bumpSeq = db.prepare(
+    'INSERT INTO documents (doc, seq, changed_at) VALUES (?, 1, ?) ON CONFLICT (doc) DO UPDATE SET seq = seq + 1, changed_at = excluded.changed_at RETURNING seq').pluck()
   const insertUpdate = db.prepare('INSERT INTO updates (doc, data, doc_seq) VALUES (?, ?, ?)')
   const deleteUpdates = db.prepare(
     'DELETE FROM updates WHERE doc = ? AND seq IN (SELECT value FROM json_each(?)) RETURNING doc_seq').pluck()
@@ -55,10 +56,38 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   const selectSnapshotState = db.prepare('SELECT version, covers FROM snapshots WHERE doc = ?')
   const selectSnapshot = db.prepare('SELECT data, version, covers FROM snapshots WHERE doc = ?')
   const selectUpdatesSince = db.prepare('SELECT seq, data FROM updates WHERE doc = ? AND doc_seq > ? ORDER BY doc_seq')
-  const selectSeq = db.prepare('SELECT seq FROM documents WHERE doc = ?').pluck()
+  const selectSeq = db.prepare('SELECT seq, deleted_at FROM documents WHERE doc = ?')
   const selectNames = db.prepare('SELECT doc FROM snapshots UNION SELECT doc FROM updates ORDER BY 1').pluck()
 
   const known = new KnownRows()
+
+  // Stored bytes and times of the documents named by `names` (a subquery), in name order.
+  const describeNames = (names: string): string => `
+    SELECT names.doc AS name, d.changed_at AS changedAtMs, d.deleted_at AS deletedAtMs,
+      coalesce((SELECT length(data) FROM snapshots WHERE doc = names.doc), 0)
+        + coalesce((SELECT sum(length(data)) FROM updates WHERE doc = names.doc), 0) AS bytes
+    FROM (${names}) AS names LEFT JOIN documents AS d ON d.doc = names.doc ORDER BY names.doc`
+  const describeOne = db.prepare(describeNames(
+    'SELECT doc FROM snapshots WHERE doc = @name UNION SELECT doc FROM (SELECT doc FROM updates WHERE doc = @name LIMIT 1)'))
+  const describePage = db.prepare(describeNames(
+    'SELECT doc FROM (SELECT doc FROM snapshots WHERE doc > @after UNION SELECT doc FROM updates WHERE doc > @after ORDER BY 1 LIMIT @limit)'))
+  const markDeleted = db.prepare(
+    `INSERT INTO documents (doc, seq, deleted_at)
+     SELECT @name, 0, @at WHERE EXISTS (SELECT 1 FROM snapshots WHERE doc = @name) OR EXISTS (SELECT 1 FROM updates WHERE doc = @name)
+     ON CONFLICT (doc) DO UPDATE SET deleted_at = excluded.deleted_at WHERE deleted_at IS NULL`)
+  const restore = db.prepare('UPDATE documents SET deleted_at = NULL WHERE doc = ? AND deleted_at IS NOT NULL')
+  const selectPurgeable = db.prepare(
+    'SELECT doc FROM documents WHERE deleted_at < @before AND (@only IS NULL OR doc = @only) ORDER BY deleted_at LIMIT @limit').pluck()
+  const purgeRows = [
+    db.prepare('DELETE FROM updates WHERE doc = ?'),
+    db.prepare('DELETE FROM snapshots WHERE doc = ?'),
+    db.prepare('DELETE FROM documents WHERE doc = ?')
+  ]
+  const purge = db.transaction((deletedBeforeMs: number, limit: number, only: string | null): string[] => {
+    const names = selectPurgeable.all({ before: deletedBeforeMs, only, limit }) as string[]
+    for (const name of names) for (const statement of purgeRows) statement.run(name)
+    return names
+  })
 
   // IMMEDIATE takes the write lock up front, so another process writing the
   // same file cannot invalidate what a replace read.
@@ -69,14 +98,14 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     const transaction = known.begin()
     const numbers = writes.map((write) => {
       if (write.kind === 'append') {
-        const docSeq = bumpSeq.get(write.name) as number
+        const docSeq = bumpSeq.get(write.name, Date.now()) as number
         transaction.appended(write.name, Number(insertUpdate.run(write.name, write.data, docSeq).lastInsertRowid))
         return docSeq
       }
       const target = transaction.target(write.name)
       const current = selectSnapshotState.get(write.name) as { version: number, covers: number } | undefined
       // A snapshot this instance never saw may hold what no log row does any more: keep it as an update.
-      if (current !== undefined && current.version !== target.version) moveSnapshotToLog.run(bumpSeq.get(write.name), write.name)
+      if (current !== undefined && current.version !== target.version) moveSnapshotToLog.run(bumpSeq.get(write.name, Date.now()), write.name)
       const removed = target.seqs.length > 0 ? deleteUpdates.all(write.name, JSON.stringify(target.seqs)) as number[] : []
       const version = (current?.version ?? 0) + 1
       upsertSnapshot.run(write.name, write.data, version, Math.max(current?.covers ?? 0, ...removed))
@@ -103,12 +132,14 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   const read = db.transaction((name: string, since: number) => ({
     snapshot: selectSnapshot.get(name) as { data: Buffer, version: number, covers: number } | undefined,
     rows: selectUpdatesSince.all(name, since) as Array<{ seq: number, data: Buffer }>,
-    last: (selectSeq.get(name) as number | undefined) ?? 0
+    counter: selectSeq.get(name) as { seq: number, deleted_at: number | null } | undefined
   }))
 
   const readSince = async (name: string, since: number): Promise<StoredDocument> => {
     writes.flush()
-    const { snapshot, rows, last } = read(name, since)
+    const { snapshot, rows, counter } = read(name, since)
+    if (counter?.deleted_at != null) throw new DeletedDocumentError(name, counter.deleted_at)
+    const last = counter?.seq ?? 0
     // Even when not returned, the snapshot holds nothing the reader lacks: it saw this version.
     known.loaded(name, snapshot?.version ?? null, rows.map((row) => row.seq))
     return {
@@ -138,6 +169,30 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
       writes.flush()
       return selectNames.all() as string[]
     },
+    catalog: {
+      async describe (name) {
+        writes.flush()
+        return (describeOne.get({ name }) as DocumentInfo | undefined) ?? null
+      },
+      async page (after, limit) {
+        writes.flush()
+        return describePage.all({ after: after ?? '', limit }) as DocumentInfo[]
+      },
+      async markDeleted (name, atMs) {
+        writes.flush()
+        return markDeleted.run({ name, at: atMs }).changes > 0
+      },
+      async restore (name) {
+        writes.flush()
+        return restore.run(name).changes > 0
+      },
+      async purge (deletedBeforeMs, limit, only) {
+        writes.flush()
+        const names = purge.immediate(deletedBeforeMs, limit, only ?? null)
+        for (const name of names) known.forget(name)
+        return names
+      }
+    },
     async close () {
       if (!db.open) return
       await writes.close()
@@ -150,7 +205,9 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
  * Creates the tables, or brings tables of an earlier version up to date in
  * one transaction: updates that predate per-document numbering are numbered
  * 1, 2, … per document in their stored order, and a snapshot that predates
- * it covers 0 (no numbered update; a reader at 0 gets it anyway).
+ * it covers 0 (no numbered update; a reader at 0 gets it anyway). The
+ * documents table gains `changed_at` (null for documents last written
+ * before it existed) and `deleted_at` (the deletion mark).
  */
 function upgradeSchema (db: Database.Database): void {
   const columns = (table: string): string[] => db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[]
@@ -173,6 +230,9 @@ function upgradeSchema (db: Database.Database): void {
         seq INTEGER NOT NULL
       ) WITHOUT ROWID;
     `)
+    const documentColumns = columns('documents')
+    if (!documentColumns.includes('changed_at')) db.exec('ALTER TABLE documents ADD COLUMN changed_at INTEGER')
+    if (!documentColumns.includes('deleted_at')) db.exec('ALTER TABLE documents ADD COLUMN deleted_at INTEGER')
     const snapshotColumns = columns('snapshots')
     if (!snapshotColumns.includes('version')) db.exec('ALTER TABLE snapshots ADD COLUMN version INTEGER NOT NULL DEFAULT 0')
     if (!snapshotColumns.includes('covers')) db.exec('ALTER TABLE snapshots ADD COLUMN covers INTEGER NOT NULL DEFAULT 0')
@@ -189,6 +249,7 @@ function upgradeSchema (db: Database.Database): void {
     db.exec(`
       DROP INDEX IF EXISTS updates_by_doc;
       CREATE UNIQUE INDEX IF NOT EXISTS updates_by_doc_seq ON updates (doc, doc_seq);
+      CREATE INDEX IF NOT EXISTS documents_deleted ON documents (deleted_at) WHERE deleted_at IS NOT NULL;
     `)
   }).immediate()
 }

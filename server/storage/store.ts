@@ -45,6 +45,8 @@ export interface DocStore {
    * Reads a document, after every write called before this load has
    * committed or failed. A document never written reads as
    * `{snapshot: null, updates: [], seq: 0}`. Same as `readSince(name, 0)`.
+   * Rejects with `DeletedDocumentError` while the document is marked deleted
+   * (see `DocumentCatalog`), as `readSince` does.
    */
   load (name: string): Promise<StoredDocument>
   /**
@@ -81,12 +83,58 @@ export interface DocStore {
    * since.
    */
   release (name: string): void
-  /** Lists stored document names in lexical order (by Unicode code point). */
+  /** Lists stored document names in lexical order (by Unicode code point), deleted ones included. */
   list (): Promise<string[]>
   /** Resolves when the storage answers (for readiness checks); rejects with why it does not. */
   ping (): Promise<void>
   /** Waits for every pending write, then releases the store's resources; later writes reject. */
   close (): Promise<void>
+  /** What the document API reads and changes about whole documents; every store of coedit has one. */
+  readonly catalog?: DocumentCatalog
+}
+
+/** What the catalog tells about one stored document. */
+export interface DocumentInfo {
+  readonly name: string
+  /** Stored bytes: the snapshot plus every update of the log. */
+  readonly bytes: number
+  /** When an update was last appended (ms since the epoch); null when the store cannot tell (written before it kept the time). */
+  readonly changedAtMs: number | null
+  /** When the document was marked deleted (ms since the epoch); null while it is not. */
+  readonly deletedAtMs: number | null
+}
+
+/**
+ * Whole-document operations: sizes and times for listing, and deletion in
+ * two steps. A document marked deleted keeps every stored byte, but `load`
+ * and `readSince` reject with `DeletedDocumentError` until `restore` clears
+ * the mark; `purge` then removes it for good. The mark lives in the
+ * database, so every process sharing it and every restart sees it. Appends
+ * to a marked document still succeed (a process that has not heard of the
+ * deletion yet may still write) and are kept with it.
+ */
+export interface DocumentCatalog {
+  /** One document, deleted or not; null when it was never written (or was purged). */
+  describe (name: string): Promise<DocumentInfo | null>
+  /** Up to `limit` documents whose names sort after `after` (null: from the first), in `list` order, deleted ones included. */
+  page (after: string | null, limit: number): Promise<DocumentInfo[]>
+  /** Marks the document deleted at `atMs`. False when it was never written or is marked already. */
+  markDeleted (name: string, atMs: number): Promise<boolean>
+  /** Clears the deletion mark. False when the document is not marked deleted. */
+  restore (name: string): Promise<boolean>
+  /**
+   * Removes every stored row of up to `limit` documents marked deleted
+   * before `deletedBeforeMs` (only `name`, when given), and returns their names.
+   */
+  purge (deletedBeforeMs: number, limit: number, name?: string): Promise<string[]>
+}
+
+/** Thrown by `load` and `readSince` for a document marked deleted (see `DocumentCatalog`). */
+export class DeletedDocumentError extends Error {
+  override readonly name = 'DeletedDocumentError'
+  constructor (readonly document: string, readonly deletedAtMs: number) {
+    super(`document "${document}" was deleted`)
+  }
 }
 
 /** Thrown by `load` when a document's stored bytes cannot be read back. */

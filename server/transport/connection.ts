@@ -9,7 +9,7 @@ import { decodeClientMessage } from '../protocol/messages.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import type { Room, RoomConnection } from '../rooms/room.js'
 import { RegistryClosedError, RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
-import { CorruptDocumentError } from '../storage/store.js'
+import { CorruptDocumentError, DeletedDocumentError } from '../storage/store.js'
 import type { Logger } from '../log.js'
 import { TokenBucket } from './rate-limit.js'
 import type { FrameCache } from './frame.js'
@@ -229,6 +229,8 @@ export class Connection implements RoomConnection {
     if (err instanceof CorruptDocumentError) {
       this.context.logger.error('room.corrupt', { room: this.grant.room, error: err })
       this.close(CloseCode.documentUnavailable, 'document damaged; it was not changed')
+    } else if (err instanceof DeletedDocumentError) {
+      this.close(CloseCode.documentDeleted, 'document deleted')
     } else if (err instanceof RegistryClosedError) {
       this.close(CloseCode.serviceRestart, 'server shutting down')
     } else if (err instanceof RoomLimitError) {

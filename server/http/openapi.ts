@@ -1,0 +1,185 @@
+/**
+ * The document API's contract as an OpenAPI 3.1 document, served at
+ * `/api/openapi.json`. Written next to the routes in `documents-api.ts`;
+ * the integration test checks that every route is listed here.
+ */
+import { apiErrorStatus, type ApiErrorCode } from './api-errors.js'
+
+const errorCodes = Object.keys(apiErrorStatus) as ApiErrorCode[]
+
+/** A response of error `codes` (all of one status), described by `description`. */
+function errorResponse (description: string): Record<string, unknown> {
+  return { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+}
+
+const nameParameter = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  description: 'The document name, URL-encoded as one path segment (`team%2Fnotes`): letters, digits, space and `- _ . ~ : @ + /`, at most `--max-room-name-length` characters.',
+  schema: { type: 'string', minLength: 1 }
+}
+
+const authErrors = {
+  401: errorResponse('`unauthorized`: no bearer token, or an invalid or expired one (access control on).'),
+  403: errorResponse('`forbidden`: the token does not grant this request.')
+}
+
+const documentErrors = {
+  400: errorResponse('`bad-request`: the name breaks the naming rule.'),
+  ...authErrors,
+  404: errorResponse('`not-found`: never written, or purged.'),
+  410: errorResponse('`gone`: deleted, and restorable until its retention ends.')
+}
+
+/** The OpenAPI 3.1 description of `/api/documents…`. */
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'coedit document API',
+    version: '1',
+    description: 'Read, replace, list, delete and restore coedit documents. Every error answers ' +
+      '`{ "error": { "code", "message" } }`; `code` is one of a fixed table (see `Error`). With access control on ' +
+      '(`AUTH_SECRET` or `AUTH_PUBLIC_KEY`), every route needs `Authorization: Bearer <token>`: reads a token whose `doc` ' +
+      'covers the document, replacing the text a write token, and listing, deleting and restoring an operator token ' +
+      '(`perm` write, `doc` `*`). Without access control the API is open, like the WebSocket.'
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string', enum: errorCodes, description: errorCodes.map((code) => `\`${code}\` → ${apiErrorStatus[code]}`).join(', ') },
+              message: { type: 'string', description: 'For people; may change between versions.' }
+            }
+          }
+        }
+      },
+      Document: {
+        type: 'object',
+        required: ['name', 'bytes', 'changedAt', 'deletedAt', 'connections'],
+        properties: {
+          name: { type: 'string' },
+          bytes: { type: 'integer', description: 'Stored bytes: the snapshot and every update of the log.' },
+          changedAt: { type: ['string', 'null'], format: 'date-time', description: 'When an update was last stored; null when the store does not know (written by an earlier version).' },
+          deletedAt: { type: ['string', 'null'], format: 'date-time', description: 'When it was deleted (only listings show deleted documents); null otherwise.' },
+          connections: { type: 'integer', description: 'People connected to this document through the process that answered.' }
+        }
+      }
+    }
+  },
+  security: [{ bearer: [] }, {}],
+  paths: {
+    '/api/documents': {
+      get: {
+        operationId: 'listDocuments',
+        summary: 'List documents in name order (Unicode code points), deleted ones included. Operator token.',
+        parameters: [
+          { name: 'after', in: 'query', description: 'Start after this name: the `next` of the previous page.', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', description: 'Documents per page.', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }
+        ],
+        responses: {
+          200: {
+            description: 'One page.',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['documents', 'next'],
+                  properties: {
+                    documents: { type: 'array', items: { $ref: '#/components/schemas/Document' } },
+                    next: { type: ['string', 'null'], description: 'Pass as `after` for the next page; null on the last one.' }
+                  }
+                }
+              }
+            }
+          },
+          400: errorResponse('`bad-request`: limit is not a whole number from 1 to 1000.'),
+          ...authErrors
+        }
+      }
+    },
+    '/api/documents/{name}': {
+      parameters: [nameParameter],
+      get: {
+        operationId: 'getDocument',
+        summary: 'One document. Read token.',
+        responses: { 200: { description: 'The document.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Document' } } } }, ...documentErrors }
+      },
+      delete: {
+        operationId: 'deleteDocument',
+        summary: 'Delete a document: its connections on every process close with 4404, new ones are refused with 4404, and reads answer `gone`, until it is restored; after `--deleted-retention-seconds` it is purged. Operator token.',
+        responses: {
+          200: {
+            description: 'Deleted.',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['name', 'deletedAt', 'restorableUntil'],
+                  properties: { name: { type: 'string' }, deletedAt: { type: 'string', format: 'date-time' }, restorableUntil: { type: 'string', format: 'date-time' } }
+                }
+              }
+            }
+          },
+          ...documentErrors,
+          409: errorResponse('`conflict`: it was deleted or restored at the same moment; try again.')
+        }
+      }
+    },
+    '/api/documents/{name}/restore': {
+      parameters: [nameParameter],
+      post: {
+        operationId: 'restoreDocument',
+        summary: 'Undo a delete within the retention time. Operator token.',
+        responses: {
+          200: { description: 'Restored.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Document' } } } },
+          400: documentErrors[400],
+          ...authErrors,
+          404: documentErrors[404],
+          409: errorResponse('`conflict`: the document is not deleted.')
+        }
+      }
+    },
+    '/api/documents/{name}/text': {
+      parameters: [nameParameter],
+      get: {
+        operationId: 'getText',
+        summary: 'The document\'s text (the root Y.Text `text`), as stored. Read token.',
+        responses: { 200: { description: 'The text.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...documentErrors }
+      },
+      put: {
+        operationId: 'putText',
+        summary: 'Replace the text with the body as one minimal edit: the common start and end stay, so people editing keep their cursors there. ' +
+          'Stored before anyone sees it, then sent to everyone connected; answered once durable. Creates a document never written. Write token.',
+        requestBody: { required: true, content: { 'text/plain': { schema: { type: 'string', description: 'UTF-8, at most --max-message-bytes bytes.' } } } },
+        responses: {
+          200: {
+            description: 'Stored.',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['name', 'changed'],
+                  properties: { name: { type: 'string' }, changed: { type: 'boolean', description: 'False when the text was already the body.' } }
+                }
+              }
+            }
+          },
+          400: errorResponse('`bad-request`: a bad name, a content type other than text/plain, or a body that is not UTF-8.'),
+          ...authErrors,
+          410: documentErrors[410],
+          413: errorResponse('`too-large`: the body is over --max-message-bytes, or the document would pass its size budget.'),
+          422: errorResponse('`content-refused`: the text holds embedded content that cannot be replaced as plain text.'),
+          503: errorResponse('`unavailable`: the document is damaged, being reloaded, or the server is at its room limit or shutting down; try again.')
+        }
+      }
+    }
+  }
+} as const
