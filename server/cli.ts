@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
 import { defaultConfig } from './config.js'
-import { createLogger } from './log.js'
+import { createLogger, nextLogLevel } from './log.js'
 import { PortInUseError, startRelay } from './relay.js'
 import type { ClusterBus } from './cluster/bus.js'
 import { createRedisBus } from './cluster/redis.js'
@@ -30,6 +30,7 @@ import { describePostgres, readSettings, SettingError, settingFlags, settingsHel
 const defaults: Settings = {
   ...defaultConfig,
   logLevel: 'info',
+  logFormat: 'text',
   editorDir: fileURLToPath(new URL('../editor', import.meta.url))
 }
 
@@ -123,8 +124,10 @@ function describeStore (settings: Settings): string {
 }
 
 async function serve (settings: Settings): Promise<number> {
-  const { logLevel, ...config } = settings
-  const logger = createLogger(logLevel)
+  const { logLevel, logFormat, ...config } = settings
+  const logger = createLogger({ level: logLevel, format: logFormat })
+  // An operator's way to see more (or less) of a running server without restarting it.
+  process.on('SIGUSR2', () => logger.setLevel(nextLogLevel(logger.level)))
   // A last resort: every path is meant to handle its own failures, so one that did not is a bug
   // to log, not a reason to drop every room of the process.
   process.on('unhandledRejection', (reason) => logger.error('process.unhandled-rejection', { error: reason as Error }))
