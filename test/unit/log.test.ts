@@ -5,12 +5,12 @@
  * the level moves at run time in the SIGUSR2 cycle.
  */
 import { describe, expect, it } from 'vitest'
-import { createLogger, formatJsonLogLine, formatLogLine, nextLogLevel, type LogFormat } from '../../server/log.js'
+import { createLogger, formatJsonLogLine, formatLogLine, nextLogLevel, type LogFormat, type LogLevel } from '../../server/log.js'
 
 const time = new Date('2026-12-01T12:34:56.789Z')
 
 /** A logger of `format` at `level` whose lines are kept. */
-function captured (format: LogFormat, level: 'debug' | 'info' | 'warn' | 'error' = 'debug'): { lines: string[], logger: ReturnType<typeof createLogger> } {
+function captured (format: LogFormat, level: LogLevel = 'debug'): { lines: string[], logger: ReturnType<typeof createLogger> } {
   const lines: string[] = []
   return { lines, logger: createLogger({ level, format, write: (line) => lines.push(line) }) }
 }
@@ -78,7 +78,7 @@ describe('JSON lines', () => {
 
 describe('levels at run time', () => {
   it('cycles debug → info → warn → error → debug', () => {
-    const seen = ['debug' as const]
+    const seen: LogLevel[] = ['debug']
     for (let i = 0; i < 4; i++) seen.push(nextLogLevel(seen[seen.length - 1]))
     expect(seen).toEqual(['debug', 'info', 'warn', 'error', 'debug'])
   })
