@@ -92,7 +92,7 @@ async function folderWith (documents: Record<string, string>): Promise<string> {
 describe('coedit backup and restore (SQLite)', () => {
   it('backs up while clients type: the restored folder serves every edit confirmed before the backup began', async () => {
     const live = tempDir()
-    const relay = await startChildRelay(['--storage', 'sqlite', '--data-dir', live, '--compact-after-updates', '50'])
+    const relay = await startChildRelay(['--storage', 'sqlite', '--data-dir', live, '--compact-after-updates', '10'])
     const rooms = ['backup-one', 'backup-two']
     const clients = rooms.flatMap((room) => Array.from({ length: 3 }, () => ({ room, client: new RawClient() })))
     onTeardown(() => { for (const { client } of clients) client.destroy() })
@@ -100,7 +100,10 @@ describe('coedit backup and restore (SQLite)', () => {
     let messages = 0
     for (const { client } of clients) client.onMessage = () => { messages++ }
     const editors = clients.map(({ client }, i) => keepEditing(client, seededRandom(20261201 + i)))
-    await waitFor(() => messages >= 600, 20_000, 'clients to type and get confirmations')
+    // Few enough commits that the write-ahead log has not reached SQLite's automatic
+    // checkpoint (1000 pages): most of what is committed is in coedit.db-wal only, so a
+    // backup that copied the database file without its log would miss it.
+    await waitFor(() => messages >= 200, 20_000, 'clients to type and get confirmations')
 
     // What the server confirmed saved or sent out up to now; then the backup starts, and typing goes on.
     const before: Array<{ room: string, revealed: Revealed }> = clients.map(({ room, client }) => ({ room, revealed: client.takeRevealed() }))
@@ -112,7 +115,7 @@ describe('coedit backup and restore (SQLite)', () => {
     expect(backup, backup.stderr).toMatchObject({ status: 0, stderr: '' })
     expect(backup.stdout).toMatch(new RegExp(`^backed up 2 documents, ${statSync(file).size} bytes from .* to ${file} \\(verified\\)\\n$`))
     expect(editsDuring, 'clients typed while the backup ran').toBeGreaterThan(0)
-    expect(before.reduce((sum, { revealed }) => sum + revealed.savedCount, 0), 'saved confirmations before the backup').toBeGreaterThan(20)
+    expect(before.reduce((sum, { revealed }) => sum + revealed.savedCount, 0), 'saved confirmations before the backup').toBeGreaterThan(10)
 
     const restoredDir = join(tempDir(), 'fresh')
     const restore = await coedit('restore', file, '--storage', 'sqlite', '--data-dir', restoredDir)
