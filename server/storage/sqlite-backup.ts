@@ -15,14 +15,15 @@
  * document in it into a Y.Doc as the server would (snapshot, then log).
  *
  * Restoring replaces the folder's database atomically: the file is copied to
- * a temporary file in the folder, verified there, fsynced and renamed over
+ * a temporary file in the folder (with the owner and mode of the database it
+ * replaces), verified there, fsynced and renamed over
  * `coedit.db` after the old database's `-wal`, `-shm` and `-journal` files are
  * gone. It refuses while anything else has the database open (see
  * `restoreSqliteDatabase`).
  */
 import Database from 'better-sqlite3'
 import * as Y from 'yjs'
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { applyStoredDocument } from '../protocol/document.js'
 import { CorruptDocumentError } from './store.js'
@@ -209,6 +210,7 @@ export function restoreSqliteDatabase (options: RestoreOptions): DatabaseSummary
   const temporary = temporaryBeside(target)
   try {
     copyFileSync(options.file, temporary)
+    takeOwnership(temporary, existsSync(target) ? target : options.dataDir)
     const summary = verifyOpen(temporary, options.file)
     fsyncPath(temporary)
     const current = existsSync(target) ? lockUnused(target, options.force === true) : null
@@ -223,6 +225,17 @@ export function restoreSqliteDatabase (options: RestoreOptions): DatabaseSummary
   } finally {
     removeWithCompanions(temporary)
   }
+}
+
+/**
+ * Gives `path` the mode of the database it replaces (`like`) and, when run
+ * as root, its owner (or the data folder's), so that a server running as
+ * another user (a systemd DynamicUser, a container's user) can write it.
+ */
+function takeOwnership (path: string, like: string): void {
+  const model = statSync(like)
+  if (model.isFile()) chmodSync(path, model.mode & 0o777)
+  if (process.getuid?.() === 0) chownSync(path, model.uid, model.gid)
 }
 
 /**
