@@ -245,7 +245,7 @@ async function backupOrRestore (command: 'backup' | 'restore', settings: Setting
       ? `storage is PostgreSQL: back up with pg_dump --format=custom ${tables.map((table) => `--table=${table}`).join(' ')} (see README, Self-hosting)`
       : `storage is PostgreSQL: restore a pg_dump archive with pg_restore --clean --if-exists (see README, Self-hosting)`)
   }
-  if (settings.storage === 'memory') throw new UsageError(`storage is memory: there is nothing to ${command}`)
+  if (settings.storage === 'memory') throw new UsageError(`storage is memory: there is nothing to ${command === 'backup' ? 'back up' : 'restore'}`)
   const summary = command === 'backup'
     ? await backupSqliteDatabase({ dataDir: settings.dataDir, file, force })
     : restoreSqliteDatabase({ dataDir: settings.dataDir, file, force })
