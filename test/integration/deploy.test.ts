@@ -129,9 +129,11 @@ describe('nginx site configs', () => {
 describe('container and service files', () => {
   it('the Dockerfile runs the built server as a non-root user, checks /livez with node, keeps /data', () => {
     const dockerfile = read('Dockerfile')
-    const from = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((match) => match[1])
-    expect(from.length).toBeGreaterThanOrEqual(2)
-    for (const image of from) expect(image).toBe('node:20-bookworm-slim')
+    // Every stage starts from node:20-bookworm-slim or from an earlier stage; the last one (the runtime) from the image itself.
+    const stages = [...dockerfile.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)].map((match) => ({ from: match[1], name: match[2] }))
+    expect(stages.length).toBeGreaterThanOrEqual(2)
+    stages.forEach(({ from }, i) => expect([...stages.slice(0, i).map((stage) => stage.name), 'node:20-bookworm-slim'], from).toContain(from))
+    expect(stages.at(-1)?.from).toBe('node:20-bookworm-slim')
     expect(dockerfile).toMatch(/^RUN npm ci\b/m)
     expect(dockerfile).toMatch(/^RUN npm run build$/m)
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev\b/m)
