@@ -7,6 +7,8 @@
  *   coedit export <document> [--binary]
  *   coedit import <document> <file>
  *   coedit token --doc NAME (--read | --write) [--ttl 7d] [--name NAME]
+ *   coedit backup <file> [--force]
+ *   coedit restore <file> [--force]
  */
 import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
@@ -14,7 +16,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
 import { defaultConfig } from './config.js'
-import { createLogger } from './log.js'
+import { createLogger, nextLogLevel } from './log.js'
 import { PortInUseError, startRelay } from './relay.js'
 import type { ClusterBus } from './cluster/bus.js'
 import { createRedisBus } from './cluster/redis.js'
@@ -22,6 +24,7 @@ import type { DocStore } from './storage/store.js'
 import { createMemoryStore } from './storage/memory.js'
 import { openSqliteStore } from './storage/sqlite.js'
 import { openPostgresStore } from './storage/postgres.js'
+import { backupSqliteDatabase, BackupRefusedError, databasePath, restoreSqliteDatabase } from './storage/sqlite-backup.js'
 import { applyStoredDocument, textName } from './protocol/document.js'
 import { createTokenAuthority, parseDurationSeconds } from './auth/tokens.js'
 import { describePostgres, readSettings, SettingError, settingFlags, settingsHelp, type Settings } from './settings.js'
@@ -30,6 +33,7 @@ import { describePostgres, readSettings, SettingError, settingFlags, settingsHel
 const defaults: Settings = {
   ...defaultConfig,
   logLevel: 'info',
+  logFormat: 'text',
   editorDir: fileURLToPath(new URL('../editor', import.meta.url))
 }
 
@@ -42,6 +46,10 @@ const usage = `Usage:
   coedit token --doc NAME (--read | --write) [--ttl 7d] [--name NAME] [--url URL]
                                     mint an access token (needs AUTH_SECRET or AUTH_SECRET_FILE);
                                     NAME may end in * to open every document with that prefix
+  coedit backup <file> [--force]    copy the SQLite database to <file> while the server
+                                    runs, and verify the copy; --force overwrites <file>
+  coedit restore <file> [--force]   verify <file> and make it the data folder's database
+                                    (with the server stopped; --force skips that check)
   coedit --help                     show this help
 
 Options, each also read from the environment variable in brackets (a flag
@@ -59,6 +67,7 @@ const options = {
   ttl: { type: 'string' },
   name: { type: 'string' },
   url: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -101,6 +110,10 @@ async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       return await importDocument(settings, args[0], args[1])
     case 'token':
       return await mintToken(settings, values as TokenOptions)
+    case 'backup':
+    case 'restore':
+      if (args.length !== 1) throw new UsageError(`${command} takes one file`)
+      return await backupOrRestore(command, settings, args[0], values.force === true)
     default:
       throw new UsageError(`unknown command "${command}" (try --help)`)
   }
@@ -123,8 +136,10 @@ function describeStore (settings: Settings): string {
 }
 
 async function serve (settings: Settings): Promise<number> {
-  const { logLevel, ...config } = settings
-  const logger = createLogger(logLevel)
+  const { logLevel, logFormat, ...config } = settings
+  const logger = createLogger({ level: logLevel, format: logFormat })
+  // An operator's way to see more (or less) of a running server without restarting it.
+  process.on('SIGUSR2', () => logger.setLevel(nextLogLevel(logger.level)))
   // A last resort: every path is meant to handle its own failures, so one that did not is a bug
   // to log, not a reason to drop every room of the process.
   process.on('unhandledRejection', (reason) => logger.error('process.unhandled-rejection', { error: reason as Error }))
@@ -218,6 +233,29 @@ async function mintToken (settings: Settings, values: TokenOptions): Promise<num
   return 0
 }
 
+/**
+ * `coedit backup` and `coedit restore` for SQLite; PostgreSQL's own tools
+ * do this for PostgreSQL storage, and memory storage has nothing to keep.
+ */
+async function backupOrRestore (command: 'backup' | 'restore', settings: Settings, file: string, force: boolean): Promise<number> {
+  if (settings.storage === 'postgres') {
+    const prefix = settings.tablePrefix
+    const tables = [`${prefix}_snapshots`, `${prefix}_updates`, `${prefix}_documents`]
+    throw new UsageError(command === 'backup'
+      ? `storage is PostgreSQL: back up with pg_dump --format=custom ${tables.map((table) => `--table=${table}`).join(' ')} (see README, Self-hosting)`
+      : `storage is PostgreSQL: restore a pg_dump archive with pg_restore --clean --if-exists (see README, Self-hosting)`)
+  }
+  if (settings.storage === 'memory') throw new UsageError(`storage is memory: there is nothing to ${command === 'backup' ? 'back up' : 'restore'}`)
+  const summary = command === 'backup'
+    ? await backupSqliteDatabase({ dataDir: settings.dataDir, file, force })
+    : restoreSqliteDatabase({ dataDir: settings.dataDir, file, force })
+  const what = `${summary.documents} document${summary.documents === 1 ? '' : 's'}, ${summary.bytes} bytes`
+  process.stdout.write(command === 'backup'
+    ? `backed up ${what} from ${databasePath(settings.dataDir)} to ${file} (verified)\n`
+    : `restored ${what} from ${file} (verified) into ${databasePath(settings.dataDir)}\n`)
+  return 0
+}
+
 async function loadDoc (store: DocStore, name: string): Promise<Y.Doc> {
   const doc = new Y.Doc()
   applyStoredDocument(doc, await store.load(name), name)
@@ -227,7 +265,7 @@ async function loadDoc (store: DocStore, name: string): Promise<Y.Doc> {
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof SettingError || err instanceof PortInUseError) {
+    if (err instanceof UsageError || err instanceof SettingError || err instanceof PortInUseError || err instanceof BackupRefusedError) {
       process.stderr.write(`coedit: ${err.message}\n`)
       process.exit(2)
     }

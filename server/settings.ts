@@ -9,14 +9,16 @@
 import { readFileSync, statSync } from 'node:fs'
 import pg from 'pg'
 import type { Config, ContentPolicy, StorageKind } from './config.js'
-import type { LogLevel } from './log.js'
+import type { LogFormat, LogLevel } from './log.js'
 import { InvalidProxyAddressError, TrustedProxies } from './transport/forwarded.js'
 import { createTokenAuthority, KeyConfigError } from './auth/tokens.js'
 
-/** What `coedit serve` runs with: the relay's configuration and the log level. */
+/** What `coedit serve` runs with: the relay's configuration and how it logs. */
 export interface Settings extends Config {
   /** Least severe log lines written. `LOG_LEVEL`, `--log-level`. */
   readonly logLevel: LogLevel
+  /** How log lines are written; absent means text. `LOG_FORMAT`, `--log-format`. */
+  readonly logFormat?: LogFormat
 }
 
 /** A flag or variable that cannot be used; its message is one line naming the flag (and variable). */
@@ -144,7 +146,8 @@ export function describePostgres (url: string): string {
 const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
   port: { group: 'Server', placeholder: 'N', help: 'port for HTTP and WebSocket; 0 picks a free one', parse: wholeNumber(0, 65535) },
   host: { group: 'Server', placeholder: 'HOST', help: 'interface to listen on; 0.0.0.0 or :: for every interface', parse: nonEmpty },
-  logLevel: { group: 'Server', placeholder: 'LEVEL', help: 'least severe log lines written: debug, info, warn or error', parse: oneOf<LogLevel>('debug', 'info', 'warn', 'error') },
+  logLevel: { group: 'Server', placeholder: 'LEVEL', help: 'least severe log lines written: debug, info, warn or error; SIGUSR2 moves a running server to the next one (debug → info → warn → error → debug)', parse: oneOf<LogLevel>('debug', 'info', 'warn', 'error') },
+  logFormat: { group: 'Server', placeholder: 'FORMAT', help: 'text (one line per event, key=value fields) or json (one JSON object per line: time, level, event, then the fields)', parse: oneOf<LogFormat>('text', 'json'), defaultText: 'text' },
   editorDir: { group: 'Server', placeholder: 'DIR', help: 'folder of the built editor served at /', parse: directory, defaultText: 'the built editor' },
   trustProxy: {
     group: 'Server',

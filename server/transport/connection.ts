@@ -4,6 +4,7 @@
  * close code and a log line for this socket alone.
  */
 import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
 import { decodeClientMessage } from '../protocol/messages.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
@@ -73,6 +74,10 @@ export class Connection implements RoomConnection {
   private queued: Buffer[] | null = []
   private queuedBytes = 0
   private closed = false
+  /** The close code and reason this side sent, once it decided to close. */
+  private sentClose: { code: number, reason: string } | null = null
+  /** When the socket was handed over (`performance.now()`), for the close line's duration. */
+  private readonly openedAt = performance.now()
   /**
    * Bytes of one sync answer (for a new client, the whole document) still on
    * their way out. They do not count against `maxBufferedBytes`, so a client
@@ -105,6 +110,7 @@ export class Connection implements RoomConnection {
     socket.on('message', Connection.onSocketMessage)
     socket.on('error', Connection.onSocketError)
     socket.on('close', Connection.onSocketClose)
+    context.logger.info('connection.opened', { id, room: grant.room, address: grant.address, readOnly: grant.readOnly })
     context.registry.join(grant.room, this, { address: grant.address, tokenId: grant.tokenId }).then(
       (room) => this.onJoined(room),
       (err) => this.onJoinFailed(err)
@@ -120,8 +126,8 @@ export class Connection implements RoomConnection {
     context.logger.warn('connection.error', { id, room: grant.room, address: grant.address, error })
   }
 
-  private static onSocketClose (this: WebSocket): void {
-    connectionOf(this).onClose()
+  private static onSocketClose (this: WebSocket, code: number): void {
+    connectionOf(this).onClose(code)
   }
 
   send (frame: Uint8Array): void {
@@ -161,6 +167,7 @@ export class Connection implements RoomConnection {
     if (this.closed) return
     this.closed = true
     this.queued = null
+    this.sentClose = { code, reason }
     if (this.expiryTimer) clearTimeout(this.expiryTimer)
     this.context.logger.debug('connection.close', { id: this.id, room: this.grant.room, code, reason })
     this.socket.close(code, closeReason(reason))
@@ -254,7 +261,26 @@ export class Connection implements RoomConnection {
     this.expiryTimer.unref()
   }
 
-  private onClose (): void {
+  /**
+   * The socket is gone: logs one line with the close code (the one this side
+   * sent if it closed first, else the client's; 1006 when the socket ended
+   * without a close frame), who closed, how long the connection lasted and
+   * the bytes it moved on the wire (WebSocket framing and the upgrade request
+   * included). Never document content.
+   */
+  private onClose (receivedCode: number): void {
+    const wire = this.wire as Partial<Pick<Socket, 'bytesRead' | 'bytesWritten'>>
+    this.context.logger.info('connection.closed', {
+      id: this.id,
+      room: this.grant.room,
+      address: this.grant.address,
+      code: this.sentClose?.code ?? receivedCode,
+      by: this.sentClose ? 'server' : 'client',
+      reason: this.sentClose?.reason,
+      durationMs: Math.round(performance.now() - this.openedAt),
+      bytesIn: wire.bytesRead,
+      bytesOut: wire.bytesWritten
+    })
     this.closed = true
     this.queued = null
     if (this.expiryTimer) clearTimeout(this.expiryTimer)

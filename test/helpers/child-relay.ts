@@ -41,6 +41,15 @@ export interface ChildRelay {
 
 const startTimeoutMs = 15_000
 
+/** The address a `server.started` line announces, in the text or the JSON log format; null for any other line. */
+function startedUrl (line: string): string | null {
+  const text = /server\.started url=(\S+)/.exec(line)
+  if (text) return text[1]
+  if (!line.startsWith('{') || !line.includes('"server.started"')) return null
+  const json = JSON.parse(line) as { event?: string, url?: string }
+  return json.event === 'server.started' && typeof json.url === 'string' ? json.url : null
+}
+
 /**
  * Starts `coedit serve` on a free port of 127.0.0.1 with `args` added, and
  * resolves once it logged `server.started`. Rejects with its log if it
@@ -70,10 +79,10 @@ export async function startChildRelay (args: readonly string[]): Promise<ChildRe
       partial = lines.pop() as string
       for (const line of lines) {
         log.push(line)
-        const started = /server\.started url=(\S+)/.exec(line)
-        if (started) {
+        const started = startedUrl(line)
+        if (started !== null) {
           clearTimeout(timer)
-          resolve(started[1])
+          resolve(started)
         }
       }
     })
