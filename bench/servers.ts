@@ -245,7 +245,7 @@ export class ServerLauncher {
 
   /** Node's arguments for `coedit serve` of `checkout` on `port` of 127.0.0.1, profiled as `tag` with `--cpu-prof`. */
   private coeditArgs (checkout: string, port: number, tag: string): string[] {
-    return [...this.profileArgs(tag), join(checkout, 'dist/server/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1']
+    return [...this.profileArgs(tag), join(checkout, 'dist/server/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']
   }
 
   private profileArgs (tag: string): string[] {

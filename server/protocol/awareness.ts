@@ -7,7 +7,7 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { ProtocolError } from './errors.js'
+import { parseFailure, ProtocolError } from './errors.js'
 
 /** One client's presence as carried in an awareness update. */
 export interface AwarenessEntry {
@@ -39,7 +39,7 @@ export function decodeAwarenessUpdate (update: Uint8Array): AwarenessEntry[] {
     }
   } catch (err) {
     if (err instanceof ProtocolError) throw err
-    throw new ProtocolError('invalid-update', `bad awareness update: ${(err as Error).message}`)
+    throw new ProtocolError('invalid-update', `bad awareness update: ${parseFailure(err)}`)
   }
   if (decoding.hasContent(decoder)) throw new ProtocolError('invalid-update', 'trailing bytes after awareness update')
   return entries

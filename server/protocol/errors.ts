@@ -81,3 +81,12 @@ export class ProtocolError extends Error {
     }
   }
 }
+
+/**
+ * Why reading failed, safe to log: JSON.parse's messages quote the text they
+ * choke on, which is a client's content, so a syntax error is named only.
+ */
+export function parseFailure (err: unknown): string {
+  if (err instanceof SyntaxError) return 'content that is not valid JSON'
+  return (err as Error).message
+}

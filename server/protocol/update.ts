@@ -20,7 +20,7 @@
  */
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
-import { ProtocolError } from './errors.js'
+import { parseFailure, ProtocolError } from './errors.js'
 import { jsonDepth } from './json-depth.js'
 
 /**
@@ -94,7 +94,7 @@ export function checkUpdate (update: Uint8Array, policy: UpdatePolicy, doc?: Y.D
     return { structs: shape.structs, deleteRanges: shape.deleteRanges, subdocuments: shape.subdocuments, deleteSetOffset: shape.deleteSetOffset }
   } catch (err) {
     if (err instanceof ProtocolError) throw err
-    throw new ProtocolError('invalid-update', `update does not parse: ${(err as Error).message}`)
+    throw new ProtocolError('invalid-update', `update does not parse: ${parseFailure(err)}`)
   }
 }
 

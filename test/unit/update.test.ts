@@ -437,3 +437,18 @@ describe('checkUpdate: shape', () => {
     expect(checkUpdate(gapped, text)).toMatchObject<Partial<UpdateShape>>({ structs: 2, deleteRanges: 0, subdocuments: 0 })
   })
 })
+
+describe('checkUpdate: refusals never quote content', () => {
+  it('names a JSON syntax error without the text it choked on, since refusals are logged', () => {
+    const secret = 'the launch code is 0000'
+    let refusal: unknown
+    try {
+      checkUpdate(embedOf(`{"note": ${secret}}`), structured)
+    } catch (err) {
+      refusal = err
+    }
+    expect(refusal).toBeInstanceOf(ProtocolError)
+    expect((refusal as ProtocolError).code).toBe('invalid-update')
+    expect((refusal as ProtocolError).message).not.toContain('launch')
+  })
+})
