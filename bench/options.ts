@@ -56,7 +56,7 @@ const usage = `Usage: npm run bench -- [options]   (each option also as BENCH_<N
   --scale-time S        time budget of the scale ramp in seconds (default 120)
   --cold-peers N        fresh peers timed per cold-load run (default 10)
   --hostile LIST        hostile message classes, comma-separated: ${hostileClasses.join(', ')} (default all)
-  --trace FILE          gzipped editing trace (default ../shared/data/automerge-paper.json.gz)
+  --trace FILE          gzipped editing trace (default bench/data/automerge-paper.json.gz)
   --baseline DIR        also measure the coedit checkout in DIR (built with npm run build:server), in memory
   --cpu-prof DIR        run the servers under --cpu-prof, write profiles to DIR and print their top functions
   --json FILE           results file (default bench/results/latest.json)
@@ -142,7 +142,7 @@ export function readOptions (argv: string[], env: NodeJS.ProcessEnv, root: strin
     databaseUrl: pick('database-url') ?? env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     manyRooms: { ...common, rooms: quick ? 100 : 500, peersPerRoom: 2, sendersPerRoom: 2, ratePerSecond: 1, durationMs, idleMs: quick ? 0 : 30_000 },
     coldLoad: {
-      tracePath: pick('trace') ?? join(root, '..', 'shared', 'data', 'automerge-paper.json.gz'),
+      tracePath: pick('trace') ?? join(root, 'bench', 'data', 'automerge-paper.json.gz'),
       freshPeers: Math.round(count('cold-peers', quick ? 3 : 10)),
       timeoutMs: 60_000
     },

@@ -1,6 +1,6 @@
 /**
  * The automerge-paper editing trace (Kleppmann and Beresford, CC BY 4.0;
- * see shared/data/README.md) replayed into a Y.Doc, for loading a large,
+ * see bench/data/README.md) replayed into a Y.Doc, for loading a large,
  * real document.
  */
 import { readFileSync } from 'node:fs'
