@@ -99,6 +99,11 @@ const readEditorText = `[...document.querySelectorAll('.cm-content > .cm-line')]
   return copy.textContent
 }).join('\\n')`
 
+/** The text the editor in `page` shows now (see `readEditorText`). */
+export async function editorText (page: Page): Promise<string> {
+  return await page.evaluate(`(() => ${readEditorText})()`) as string
+}
+
 /**
  * Waits until the editor in `page` shows exactly `text`. The check is a
  * function: Playwright evaluates it once and calls it on every poll, where
