@@ -246,6 +246,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       await waitForSockets(sockets, config.closeTimeoutMs)
       heartbeat.stop()
       documents.stop()
+      metrics.clear()
       server.closeAllConnections()
       await stopped
     }

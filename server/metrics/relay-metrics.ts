@@ -126,6 +126,15 @@ export class RelayMetrics implements ConnectionMetrics, RoomMetrics, StoreTiming
     this.clusterReceived?.add(kind)
   }
 
+  /**
+   * Empties the registry, so that nothing of the stopped relay stays reachable
+   * from what prom-client keeps running for the process metrics (a GC
+   * observer and an event-loop delay monitor, which it cannot stop).
+   */
+  clear (): void {
+    this.register.clear()
+  }
+
   /** Counts a request refused for its access token. */
   authFailed (where: AuthFailurePlace): void {
     this.authFailures.inc({ where })
