@@ -129,7 +129,7 @@ describe('/metrics with access control on', () => {
     expect(after.has('nodejs_eventloop_lag_seconds')).toBe(true)
   })
 
-  it('answers 401 without a valid token and 403 to a token that is not an operator\'s', async () => {
+  it('answers 401 without a valid token and 403 to a token that is not an operator\'s, and counts each', async () => {
     const secret = testSecret()
     const relay = await startTestRelay({ authSecret: secret })
     const status = async (token?: string): Promise<number> =>
@@ -139,8 +139,12 @@ describe('/metrics with access control on', () => {
     expect(await status(await signToken(testSecret('other'), { doc: '*', perm: 'write' }))).toBe(401)
     expect(await status(await signToken(secret, { doc: '*', perm: 'read' }))).toBe(403)
     expect(await status(await signToken(secret, { doc: 'notes', perm: 'write' }))).toBe(403)
+    // The document API's refusals count too.
+    expect((await fetch(`${relay.url}/api/documents`)).status).toBe(401)
+    expect((await fetch(`${relay.url}/api/documents`, { headers: { authorization: `Bearer ${await signToken(secret, { doc: 'notes', perm: 'write' })}` } })).status).toBe(403)
     const after = await scrape(relay, await signToken(secret, { doc: '*', perm: 'write' }))
     expect(after.get('coedit_auth_failures_total{where="metrics"}')).toBe(5)
+    expect(after.get('coedit_auth_failures_total{where="api"}')).toBe(2)
   })
 })
 
