@@ -24,6 +24,10 @@ import { serveEditor } from './http/static.js'
 import { tokenApi } from './http/token-api.js'
 import { documentsApi } from './http/documents-api.js'
 import { createTokenAuthority } from './auth/tokens.js'
+import { RelayMetrics } from './metrics/relay-metrics.js'
+import { metricsEndpoint } from './http/metrics.js'
+import { timedStore } from './storage/timed.js'
+import { countedBus } from './cluster/counted.js'
 
 /** What `startRelay` takes: any configuration field, plus the pieces it plugs together. */
 export interface RelayOptions extends Partial<Config> {
@@ -66,22 +70,29 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const config: Config = { ...defaultConfig, ...withoutUndefined(settings) }
   const logger = givenLogger ?? createLogger()
   const store = givenStore ?? createMemoryStore()
-  const bus = givenBus ?? createLocalBus()
-  const registry = new RoomRegistry(store, bus, { ...config, logger })
-  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
-  // Open sockets, tracked here with one shared listener instead of by `wss` with a closure per socket;
-  // the heartbeat pings them.
   const sockets = new Set<WebSocket>()
+  // Cluster metrics only when other processes may be there: a bus was given.
+  const metrics: RelayMetrics = new RelayMetrics({
+    connections: () => sockets.size,
+    rooms: (): number => registry.size,
+    clusterHealthy: givenBus ? () => givenBus.healthy : null
+  })
+  const bus = givenBus ? countedBus(givenBus, metrics) : createLocalBus()
+  const registry = new RoomRegistry(timedStore(store, metrics), bus, { ...config, logger, metrics })
+  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
+  // `sockets`: open sockets, tracked with one shared listener instead of by `wss` with a closure per socket;
+  // the heartbeat pings them.
   function forgetSocket (this: WebSocket): void {
     sockets.delete(this)
   }
   const heartbeat = startHeartbeat(sockets, config.heartbeatIntervalMs)
-  const context: ConnectionContext = { registry, logger, frames: new FrameCache(), ...config }
+  const context: ConnectionContext = { registry, logger, frames: new FrameCache(), metrics, ...config }
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
   const api = tokenApi({ ...config, authority })
   const policy: AdmissionPolicy = { ...config, authority, trustedProxies: TrustedProxies.parse(config.trustProxy) }
   const documents = documentsApi({ ...config, registry, store, authority, logger, addressOf: (req) => clientAddress(req, policy) })
+  const serveMetrics = metricsEndpoint({ authority, metrics })
   const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
   let nextConnectionId = 0
   let closing = false
@@ -115,6 +126,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     const path = (req.url ?? '/').split('?', 1)[0]
     if (path.startsWith('/api/')) {
       documents.handle(req, res, path).then((done) => done || api(req, res, path)).then((done) => {
+        if (res.statusCode === 401 || res.statusCode === 403) metrics.authFailed('api')
         if (!done) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not-found","message":"no such endpoint"}}')
       }, (err) => {
         logger.error('http.error', { path, error: err })
@@ -129,6 +141,13 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     if (path === '/healthz') {
       const body = JSON.stringify({ status: closing ? 'stopping' : 'ok', rooms: registry.size, connections: sockets.size })
       res.writeHead(closing ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
+      return
+    }
+    if (path === '/metrics') {
+      serveMetrics(req, res).catch((err) => {
+        logger.error('http.error', { path, error: err })
+        if (!res.headersSent) res.writeHead(500).end()
+      })
       return
     }
     if (path === '/livez') {
@@ -159,6 +178,8 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     const address = clientAddress(req, policy)
     const refuse = (err: UpgradeRejection): void => {
       logger.warn('upgrade.rejected', { status: err.status, reason: err.message, address, path: (req.url ?? '').split('?', 1)[0] })
+      metrics.refused(`upgrade-${err.status}`)
+      if (err.byToken) metrics.authFailed('upgrade')
       rejectUpgrade(socket, err.status, err.message)
     }
     if (closing) {
@@ -225,6 +246,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       await waitForSockets(sockets, config.closeTimeoutMs)
       heartbeat.stop()
       documents.stop()
+      metrics.clear()
       server.closeAllConnections()
       await stopped
     }

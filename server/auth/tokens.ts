@@ -169,6 +169,11 @@ export function grantCovers (grant: AccessGrant, name: string): boolean {
   return grant.doc.endsWith('*') ? name.startsWith(grant.doc.slice(0, -1)) : name === grant.doc
 }
 
+/** Whether `grant` is an operator's: write access to every document (`doc` `*`). */
+export function isOperator (grant: AccessGrant): boolean {
+  return grant.permission === 'write' && grant.doc === '*'
+}
+
 /**
  * Reads a duration such as `90s`, `15m`, `12h`, `7d` (or plain seconds) into
  * seconds. Throws for anything else.

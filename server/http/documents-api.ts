@@ -24,7 +24,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
-import { grantCovers, TokenError, type AccessGrant, type TokenAuthority } from '../auth/tokens.js'
+import { grantCovers, isOperator, TokenError, type AccessGrant, type TokenAuthority } from '../auth/tokens.js'
 import { bearerToken } from '../transport/upgrade.js'
 import { InvalidRoomNameError, queryParams, roomNameFromUrl } from '../transport/room-name.js'
 import { RegistryClosedError, RoomLimitError, type RoomOpener, type RoomRegistry } from '../rooms/registry.js'
@@ -121,7 +121,7 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
   const authorize = (grant: AccessGrant | null, access: Access, name: string | null): void => {
     if (!grant) return
     if (access === 'operator') {
-      if (grant.permission !== 'write' || grant.doc !== '*') throw new ApiError('forbidden', 'this needs an operator token: write access to every document (doc "*")')
+      if (!isOperator(grant)) throw new ApiError('forbidden', 'this needs an operator token: write access to every document (doc "*")')
     } else if (name === null || !grantCovers(grant, name)) {
       throw new ApiError('forbidden', 'the access token does not open this document')
     } else if (access === 'write' && grant.permission !== 'write') {

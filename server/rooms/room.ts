@@ -90,9 +90,19 @@ function isRemote (owner: PresenceOwner): owner is RemoteProcess {
   return 'process' in owner
 }
 
+/** Where a room reports its work. */
+export interface RoomMetrics {
+  /** A client update was checked and applied (or refused) in `seconds`. */
+  updateApplied (seconds: number): void
+  /** A compaction started. */
+  compacted (): void
+}
+
 /** Room behaviour that comes from configuration. */
 export interface RoomOptions extends DocumentBudget, PresenceLimits, StoredLogLimits {
   readonly logger: Logger
+  /** Defaults to reporting nothing. */
+  readonly metrics?: RoomMetrics
 }
 
 /** What the room keeps per connection. */
@@ -399,6 +409,7 @@ export class Room {
       return Promise.resolve()
     }
     this.log.compacted(snapshot.length)
+    this.options.metrics?.compacted()
     this.lastWrite = this.store.replace(this.name, snapshot).catch((err) => this.fail(err, 'storage failure'))
     return this.lastWrite
   }
@@ -479,12 +490,15 @@ export class Room {
 
   private applyClientUpdate (connection: RoomConnection, update: Uint8Array, raw: Uint8Array | null): void {
     let applied
+    const start = performance.now()
     try {
       applied = this.updates.apply(update, { kind: 'client', connection } satisfies UpdateOrigin, (bytes, items) => this.log.fits(bytes, items))
     } catch (err) {
       if (!(err instanceof BrokenDocumentError)) throw err
       this.rebuild()
       throw new ProtocolError('invalid-update', err.message)
+    } finally {
+      this.options.metrics?.updateApplied((performance.now() - start) / 1000)
     }
     if (!applied.changed) return
     this.commit(connection, applied.update, applied.items, applied.verbatim ? raw : null)

@@ -15,6 +15,21 @@ import type { Logger } from '../log.js'
 import { TokenBucket } from './rate-limit.js'
 import type { FrameCache } from './frame.js'
 
+/**
+ * Where a connection reports its traffic. Called for every message: keep
+ * each call to a few additions.
+ */
+export interface ConnectionMetrics {
+  /** A message arrived (`data` as received; text frames have `isBinary` false). */
+  received (data: Uint8Array, isBinary: boolean): void
+  /** A message was queued for the client (`message` before WebSocket framing). */
+  sent (message: Uint8Array): void
+  /** The connection was closed for breaking a limit or rule, named by its error code (`rate-limit`, `too-large`…). */
+  refused (reason: string): void
+  /** The socket is gone, with the close code the close line logs. */
+  closed (code: number): void
+}
+
 /** What a connection needs from the relay. */
 export interface ConnectionContext {
   readonly registry: RoomRegistry
@@ -31,6 +46,7 @@ export interface ConnectionContext {
   readonly maxByteBurst: number
   /** Shared by the relay's connections: a broadcast is framed once. */
   readonly frames: FrameCache
+  readonly metrics: ConnectionMetrics
 }
 
 /** How a connection joins: its room and the rights it was granted at upgrade. */
@@ -131,11 +147,14 @@ export class Connection implements RoomConnection {
   }
 
   send (frame: Uint8Array): void {
-    if (this.writable()) this.wire.write(this.context.frames.frame(frame))
+    if (!this.writable()) return
+    this.context.metrics.sent(frame)
+    this.wire.write(this.context.frames.frame(frame))
   }
 
   sendSyncAnswer (frame: Uint8Array): void {
     if (!this.writable()) return
+    this.context.metrics.sent(frame)
     const bytes = this.context.frames.frame(frame)
     if (this.syncAnswerBytes > 0) {
       this.wire.write(bytes)
@@ -149,6 +168,7 @@ export class Connection implements RoomConnection {
   private writable (): boolean {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return false
     if (this.socket.bufferedAmount - this.syncAnswerBytes > this.context.maxBufferedBytes) {
+      this.context.metrics.refused('slow-reader')
       this.close(CloseCode.policyViolation, 'not reading: too much data queued')
       return false
     }
@@ -177,6 +197,7 @@ export class Connection implements RoomConnection {
 
   private onMessage (data: RawData, isBinary: boolean): void {
     if (this.closed) return
+    this.context.metrics.received(data as Buffer, isBinary)
     if (!isBinary) {
       this.rejectWith(CloseCode.unsupportedData, 'text-frame', 'binary messages only')
       return
@@ -215,6 +236,7 @@ export class Connection implements RoomConnection {
 
   private rejectWith (code: number, error: string, reason: string): void {
     this.context.logger.warn('connection.rejected', { id: this.id, room: this.grant.room, address: this.grant.address, error, reason, code })
+    this.context.metrics.refused(error)
     this.close(code, reason)
   }
 
@@ -270,11 +292,13 @@ export class Connection implements RoomConnection {
    */
   private onClose (receivedCode: number): void {
     const wire = this.wire as Partial<Pick<Socket, 'bytesRead' | 'bytesWritten'>>
+    const code = this.sentClose?.code ?? receivedCode
+    this.context.metrics.closed(code)
     this.context.logger.info('connection.closed', {
       id: this.id,
       room: this.grant.room,
       address: this.grant.address,
-      code: this.sentClose?.code ?? receivedCode,
+      code,
       by: this.sentClose ? 'server' : 'client',
       reason: this.sentClose?.reason,
       durationMs: Math.round(performance.now() - this.openedAt),

@@ -16,7 +16,8 @@ import type { TrustedProxies } from './forwarded.js'
 /** An upgrade request that is refused, with the HTTP status to answer. */
 export class UpgradeRejection extends Error {
   override readonly name = 'UpgradeRejection'
-  constructor (readonly status: 400 | 401 | 403 | 429 | 503, message: string) {
+  /** `byToken`: refused for its access token (missing, invalid, expired, or not opening the room). */
+  constructor (readonly status: 400 | 401 | 403 | 429 | 503, message: string, readonly byToken = false) {
     super(message)
   }
 }
@@ -119,7 +120,7 @@ export async function admitUpgrade (req: IncomingMessage, policy: AdmissionPolic
     const tokenId = token.slice(token.lastIndexOf('.') + 1)
     return { room, readOnly: grant.permission === 'read', wantsSaved, address, displayName: grant.name, expiresAtMs: grant.expiresAtMs, tokenId }
   } catch (err) {
-    if (err instanceof TokenError) throw new UpgradeRejection(err.status, err.message)
+    if (err instanceof TokenError) throw new UpgradeRejection(err.status, err.message, true)
     throw err
   }
 }
