@@ -99,6 +99,8 @@ async function start (): Promise<void> {
 
   let connection: ConnectionState = { kind: 'connecting' }
   let saveState: SaveState = 'saved'
+  // Until the first sync nothing is known to be stored: the badge says so instead of "Saved".
+  let loaded = false
   // Why the page stopped connecting for good, in few words; null while it keeps connecting.
   let stopped: string | null = null
   const showSaveState = savedBadge(element('saved'))
@@ -106,7 +108,7 @@ async function start (): Promise<void> {
   const showStatus = (): void => {
     showConnection(stopped === null ? connection : { kind: 'closed', reason: stopped })
     // Nothing more will be stored: what is not confirmed now never will be.
-    if (!readOnly) showSaveState(stopped !== null && saveState === 'saving' ? 'unsaved' : saveState)
+    if (!readOnly) showSaveState(stopped !== null && saveState === 'saving' ? 'unsaved' : !loaded && saveState === 'saved' ? 'loading' : saveState)
   }
   /** Stops editing for good, saying why in `label`; the text stays visible. */
   const stop = (label: string): void => {
@@ -116,6 +118,11 @@ async function start (): Promise<void> {
   }
   watchConnection(provider, (state) => {
     connection = state
+    showStatus()
+  })
+  provider.on('sync', (synced: boolean) => {
+    if (!synced || loaded) return
+    loaded = true
     showStatus()
   })
   if (readOnly) {

@@ -3,13 +3,18 @@
  */
 import type { SaveState } from '../collab/saved.js'
 
-/** What the badge shows: a save state, or `unsaved` once changes that are not stored never will be (the page stopped connecting). */
-export type SaveDisplay = SaveState | 'unsaved'
+/**
+ * What the badge shows: a save state, `unsaved` once changes that are not
+ * stored never will be (the page stopped connecting), or `loading` before
+ * the first sync, when nothing can be called saved yet.
+ */
+export type SaveDisplay = SaveState | 'unsaved' | 'loading'
 
 const words: Record<SaveDisplay, { readonly text: string, readonly title: string }> = {
   saved: { text: 'Saved', title: 'Every change you made is stored on the server' },
   saving: { text: 'Saving…', title: 'Some of your changes are not stored on the server yet' },
-  unsaved: { text: 'Not saved', title: 'Some of your changes are not stored on the server, and will not be' }
+  unsaved: { text: 'Not saved', title: 'Some of your changes are not stored on the server, and will not be' },
+  loading: { text: 'Loading…', title: 'The document is still loading from the server' }
 }
 
 /**

@@ -61,8 +61,8 @@ export async function waitForConnection (page: Page, state: string): Promise<voi
   await page.waitForSelector(`[data-testid="status"][data-state="${state}"]`)
 }
 
-/** Waits until the saved indicator shows `state` (`saved`, `saving`, or `unsaved` once the page stopped connecting). */
-export async function waitForSaveState (page: Page, state: 'saved' | 'saving' | 'unsaved'): Promise<void> {
+/** Waits until the saved indicator shows `state` (`loading` before the first sync, `saved`, `saving`, or `unsaved` once the page stopped connecting). */
+export async function waitForSaveState (page: Page, state: 'saved' | 'saving' | 'unsaved' | 'loading'): Promise<void> {
   await page.waitForSelector(`[data-testid="saved"][data-state="${state}"]`)
 }
 

@@ -141,6 +141,8 @@ describe('saved covers deletions', () => {
     await waitForConnection(page, 'connected')
 
     await typeAtEnd(page, 'abc')
+    // The deletion must travel in an update of its own: under load the editor may take fast keys as one change.
+    await expect.poll(() => relay.registry.get('typo')?.text, { timeout: 10_000 }).toBe('abc')
     await page.keyboard.press('Backspace')
     await expect.poll(() => relay.registry.get('typo')?.text, { timeout: 10_000 }).toBe('ab')
     const typed = gate.appends()
