@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import pg from 'pg'
 import { startChildRelay, type ChildRelay } from '../helpers/child-relay.js'
 import { onTeardown } from '../helpers/relay.js'
+import { signToken, testSecret } from '../helpers/tokens.js'
 import { describeWithServices, dropPostgresTables, postgresUrl, redisUrl, uniqueTablePrefix } from '../helpers/services.js'
 
 const secret = 'webhook-test-secret-0123456789abcdef'
@@ -265,6 +266,41 @@ function suite (backend: Backend): void {
 }
 
 describe('webhooks on SQLite', () => suite(sqlite))
+
+describe('webhooks that cannot be delivered', () => {
+  it('gives up after the retry period, lists the event for operators only, counts it and sends the next one', async () => {
+    const receiver = new Receiver()
+    await receiver.listen()
+    receiver.script.push('error')
+    const authSecret = testSecret('hooks')
+    const operator = { authorization: `Bearer ${await signToken(authSecret, { doc: '*', perm: 'write' })}` }
+    const reader = { authorization: `Bearer ${await signToken(authSecret, { doc: '*', perm: 'read' })}` }
+    const relay = await startChildRelay([...sqlite(), '--auth-secret', authSecret, '--webhook-url', receiver.url, ...fast, '--webhook-retry-for-seconds', '0'])
+    const edit = async (text: string): Promise<void> => {
+      const res = await fetch(`${relay.url}/api/documents/epsilon/text`, { method: 'PUT', body: text, headers: { 'content-type': 'text/plain', ...operator } })
+      expect(res.status).toBe(200)
+    }
+    const deliveries = async (headers: Record<string, string>): Promise<Response> => await fetch(`${relay.url}/api/webhooks/deliveries`, { headers })
+    await edit('first')
+    let listed: Array<Record<string, unknown>> = []
+    await until(async () => {
+      listed = ((await (await deliveries(operator)).json()) as { deliveries: Array<Record<string, unknown>> }).deliveries
+      return listed.length === 1 && listed[0].state === 'failed'
+    }, 'the event marked failed')
+    expect(listed[0]).toMatchObject({ type: 'document.changed', document: 'epsilon', sequence: 1, attempts: 1, lastError: 'HTTP 500', nextAttempt: null })
+    expect((await deliveries({})).status).toBe(401)
+    expect((await deliveries(reader)).status).toBe(403)
+    expect(relay.log.some((line) => line.includes('webhook.failed') && line.includes('status=500') && line.includes('final=true'))).toBe(true)
+
+    // A failed event no longer holds back the document's next one.
+    await edit('second')
+    await until(() => receiver.acknowledged.size === 1, 'the next event delivered')
+    expect(receiver.firstReceipts('epsilon').map((r) => [r.event.sequence, r.event.data])).toEqual([[1, { from: 1, to: 1 }], [2, { from: 2, to: 2 }]])
+    const metrics = await (await fetch(`${relay.url}/metrics`, { headers: operator })).text()
+    expect(metrics).toMatch(/^coedit_webhook_deliveries_total\{outcome="failed"\} 1$/m)
+    expect(metrics).toMatch(/^coedit_webhook_deliveries_total\{outcome="delivered"\} 1$/m)
+  })
+})
 
 await describeWithServices(['postgres'], 'webhooks on PostgreSQL', () => suite(postgres))
 
