@@ -2,8 +2,8 @@
  * `GET /api/webhooks/deliveries`: the webhook events not delivered yet —
  * pending ones with their attempts so far and the last error, and failed
  * ones (given up on) — oldest first, at most 1000. Needs an operator token
- * (write access to every document) when access control is on; bodies of
- * events are not shown, only what identifies them.
+ * (write access to every document) when access control is on. Each entry
+ * is the event as it is (or was last) sent, plus its delivery state.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isOperator, TokenError, type TokenAuthority } from '../auth/tokens.js'
@@ -55,6 +55,7 @@ export function webhooksApi ({ authority, outbox }: WebhooksApiOptions): (req: I
           type: event.type,
           document: event.document,
           sequence: event.sequence,
+          data: event.data,
           time: new Date(event.createdAtMs).toISOString(),
           state: event.state,
           attempts: event.attempts,

@@ -61,15 +61,26 @@ export function postgresWebhooks (pool: pg.Pool, prefix: string, recording: Webh
 
   return {
     async recordAppends (client, appends) {
+      const ranges = appendedRanges(appends)
+      if (ranges.size === 0) return
       const now = Date.now()
-      for (const [name, { from, to }] of appendedRanges(appends)) {
-        // Widens the document's pending changed event, if it is still open (not sealed) and its latest event.
-        const widened = await client.query(
-          `UPDATE ${outbox} SET seq_to = greatest(seq_to, $2)
-           WHERE doc = $1 AND type = 'document.changed' AND NOT sealed AND state = 'pending'
-             AND sequence = (SELECT sequence FROM ${sequences} WHERE doc = $1)`, [name, to])
-        if (widened.rowCount === 0) await record(client, name, 'document.changed', now, from, to, null, now + recording.debounceMs)
-      }
+      // One statement for the whole group: widen each document's pending changed event if it is
+      // still open (not sealed) and its latest event, else number and insert a new one.
+      await client.query(
+        `WITH input AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(doc, seq_from, seq_to)),
+         widened AS (
+           UPDATE ${outbox} AS o SET seq_to = greatest(o.seq_to, input.seq_to) FROM input
+           WHERE o.doc = input.doc AND o.type = 'document.changed' AND NOT o.sealed AND o.state = 'pending'
+             AND o.sequence = (SELECT sequence FROM ${sequences} WHERE doc = input.doc)
+           RETURNING o.doc),
+         fresh AS (SELECT * FROM input WHERE doc NOT IN (SELECT doc FROM widened)),
+         taken AS (
+           INSERT INTO ${sequences} (doc, sequence) SELECT doc, 1 FROM fresh ORDER BY doc
+           ON CONFLICT (doc) DO UPDATE SET sequence = ${sequences}.sequence + 1 RETURNING doc, sequence)
+         INSERT INTO ${outbox} (id, doc, sequence, type, created_at, seq_from, seq_to, due_at)
+         SELECT gen_random_uuid()::text, taken.doc, taken.sequence, 'document.changed', $4, fresh.seq_from, fresh.seq_to, $5
+         FROM taken JOIN fresh ON fresh.doc = taken.doc`,
+        [[...ranges.keys()], [...ranges.values()].map((range) => range.from), [...ranges.values()].map((range) => range.to), now, now + recording.debounceMs])
     },
     async recordCatalog (client, name, type, atMs) {
       await record(client, name, type, atMs, null, null, type === 'document.deleted' ? atMs : null, atMs)

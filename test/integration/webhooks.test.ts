@@ -139,10 +139,19 @@ async function call (relay: ChildRelay, method: string, path: string): Promise<v
   expect(res.status, await res.text()).toBe(200)
 }
 
-async function pendingDeliveries (relay: ChildRelay): Promise<Array<{ state: string, attempts: number, lastError: string | null }>> {
+interface Delivery {
+  type: string
+  sequence: number
+  data: Record<string, number>
+  state: string
+  attempts: number
+  lastError: string | null
+}
+
+async function pendingDeliveries (relay: ChildRelay): Promise<Delivery[]> {
   const res = await fetch(`${relay.url}/api/webhooks/deliveries`)
   expect(res.status).toBe(200)
-  return ((await res.json()) as { deliveries: Array<{ state: string, attempts: number, lastError: string | null }> }).deliveries
+  return ((await res.json()) as { deliveries: Delivery[] }).deliveries
 }
 
 /** Polls `check` until it is true, failing after `timeoutMs`. */
@@ -214,6 +223,26 @@ const postgres: Backend = () => {
 }
 
 function suite (backend: Backend): void {
+  it('folds the changes of one debounce window into one event, and opens a new one after any other event', async () => {
+    const receiver = new Receiver()
+    await receiver.listen()
+    const relay = await startChildRelay([...backend(), '--webhook-url', receiver.url, ...fast, '--webhook-debounce-ms', '600000'])
+    await put(relay, 'zeta', 'one')
+    await put(relay, 'zeta', 'two')
+    await call(relay, 'DELETE', '/api/documents/zeta')
+    await call(relay, 'POST', '/api/documents/zeta/restore')
+    await put(relay, 'zeta', 'three')
+    await put(relay, 'zeta', 'four')
+    const listed = (await pendingDeliveries(relay)).map(({ type, sequence, data, state, attempts }) => ({ type, sequence, data, state, attempts }))
+    expect(listed).toEqual([
+      { type: 'document.changed', sequence: 1, data: { from: 1, to: 2 }, state: 'pending', attempts: 0 },
+      { type: 'document.deleted', sequence: 2, data: { deletedAtMs: expect.any(Number) }, state: 'pending', attempts: 0 },
+      { type: 'document.restored', sequence: 3, data: {}, state: 'pending', attempts: 0 },
+      { type: 'document.changed', sequence: 4, data: { from: 3, to: 4 }, state: 'pending', attempts: 0 }
+    ])
+    expect(receiver.received).toEqual([])
+  })
+
   it('delivers every event in order through 500s and refused connections', async () => {
     const receiver = new Receiver()
     await receiver.listen()
