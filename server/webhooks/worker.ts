@@ -46,8 +46,8 @@ export interface WebhookWorker {
   stop (): Promise<void>
 }
 
-/** Events taken per poll. */
-const claimLimit = 32
+/** Attempts under way at once, across documents. */
+const maxInFlight = 32
 
 /** The JSON body of an event, as sent. */
 export function webhookBody (event: OutboxEvent): string {
@@ -66,8 +66,10 @@ export function startWebhookWorker (options: WebhookWorkerOptions): WebhookWorke
   const { outbox, logger, metrics } = options
   const pollMs = Math.min(1000, Math.max(50, Math.floor(options.webhookDebounceMs / 4)))
   const aborter = new AbortController()
-  /** The poll running now, attempts included. */
-  let running: Promise<void> | null = null
+  /** Attempts under way. */
+  const inFlight = new Set<Promise<void>>()
+  /** The claim running now. */
+  let polling: Promise<void> | null = null
   let timer: NodeJS.Timeout | null = null
   let stopped = false
 
@@ -126,25 +128,41 @@ export function startWebhookWorker (options: WebhookWorkerOptions): WebhookWorke
     logger.warn('webhook.failed', { ...fields, retryInMs: delay })
   }
 
+  /**
+   * Takes what is due, up to the free attempt slots, and starts sending it
+   * without waiting: a receiver that hangs on one document's event holds
+   * back only that document (its event stays leased meanwhile).
+   */
   const poll = async (): Promise<void> => {
     timer = null
     let claimed: OutboxEvent[] = []
-    try {
-      const now = Date.now()
-      claimed = await outbox.claim(now, claimLimit, now + 2 * options.webhookTimeoutMs)
-      await Promise.all(claimed.map((event) => deliver(event).catch((err) => {
-        logger.warn('webhook.outbox-error', { id: event.id, error: err as Error })
-      })))
-    } catch (err) {
-      logger.warn('webhook.outbox-error', { error: err as Error })
+    const free = maxInFlight - inFlight.size
+    if (free > 0) {
+      try {
+        const now = Date.now()
+        claimed = await outbox.claim(now, free, now + 2 * options.webhookTimeoutMs)
+      } catch (err) {
+        logger.warn('webhook.outbox-error', { error: err as Error })
+      }
     }
-    // A full batch may leave more due events: poll again at once.
-    if (!stopped) schedule(claimed.length > 0 ? 0 : pollMs)
+    for (const event of claimed) {
+      const attempt: Promise<void> = deliver(event).catch((err) => {
+        logger.warn('webhook.outbox-error', { id: event.id, error: err as Error })
+      }).finally(() => {
+        inFlight.delete(attempt)
+        // A settled attempt frees a slot and may make its document's next event due: look at once.
+        if (!stopped && polling === null) schedule(0)
+      })
+      inFlight.add(attempt)
+    }
+    if (!stopped) schedule(claimed.length === free && free > 0 ? 0 : pollMs)
   }
 
   const schedule = (delayMs: number): void => {
+    if (timer) clearTimeout(timer)
     timer = setTimeout(() => {
-      running = poll().finally(() => { running = null })
+      timer = null
+      polling = poll().finally(() => { polling = null })
     }, delayMs)
   }
 
@@ -154,7 +172,8 @@ export function startWebhookWorker (options: WebhookWorkerOptions): WebhookWorke
       stopped = true
       if (timer) clearTimeout(timer)
       aborter.abort()
-      await running
+      await polling
+      await Promise.all(inFlight)
     }
   }
 }

@@ -54,6 +54,8 @@ class Receiver {
   /** How the next requests are answered, first to last; `fallback` once it is empty. */
   readonly script: Behaviour[] = []
   fallback: Behaviour = 'ok'
+  /** Events of this document are held unanswered, whatever the script says. */
+  hangDocument: string | null = null
   private readonly held = new Set<ServerResponse>()
   private readonly sockets = new Set<Socket>()
   private server: Server | null = null
@@ -114,7 +116,7 @@ class Receiver {
         this.outOfOrder.push(`${event.document}#${event.sequence}`)
       }
       this.received.push({ id, body, event, headers: req.headers, atMs: Date.now() })
-      const behaviour = this.script.shift() ?? this.fallback
+      const behaviour = event.document === this.hangDocument ? 'hang' : this.script.shift() ?? this.fallback
       if (behaviour === 'ok') {
         this.acknowledged.add(id)
         res.writeHead(204).end()
@@ -300,6 +302,23 @@ describe('webhooks on SQLite', () => suite(sqlite, true))
 describe('webhooks on the memory store', () => suite(() => ['--storage', 'memory'], false))
 
 describe('webhooks that cannot be delivered', () => {
+  it('holds back only the document whose event the receiver does not answer', async () => {
+    const receiver = new Receiver()
+    await receiver.listen()
+    receiver.hangDocument = 'stuck'
+    const relay = await startChildRelay([...sqlite(), '--webhook-url', receiver.url, ...fast, '--webhook-timeout-ms', '600000'])
+    await put(relay, 'stuck', 'one')
+    await until(() => receiver.heldCount === 1, 'the stuck document\'s event in flight')
+    await put(relay, 'stuck', 'two')
+    for (const name of ['free', 'also-free']) {
+      await put(relay, name, 'one')
+      await put(relay, name, 'two')
+    }
+    await allDelivered(receiver, [], ['free', 'also-free'], 2)
+    expect(receiver.firstReceipts('stuck').map((r) => r.event.sequence)).toEqual([1])
+    expect(receiver.heldCount).toBe(1)
+  })
+
   it('gives up after the retry period, lists the event for operators only, counts it and sends the next one', async () => {
     const receiver = new Receiver()
     await receiver.listen()
