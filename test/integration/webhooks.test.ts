@@ -49,6 +49,8 @@ class Receiver {
   readonly received: Received[] = []
   /** Ids answered 2xx. */
   readonly acknowledged = new Set<string>()
+  /** How many requests were answered 2xx. */
+  acknowledgements = 0
   /** Events that arrived before their document's previous event was acknowledged. */
   readonly outOfOrder: string[] = []
   /** How the next requests are answered, first to last; `fallback` once it is empty. */
@@ -119,6 +121,7 @@ class Receiver {
       const behaviour = event.document === this.hangDocument ? 'hang' : this.script.shift() ?? this.fallback
       if (behaviour === 'ok') {
         this.acknowledged.add(id)
+        this.acknowledgements++
         res.writeHead(204).end()
       } else if (behaviour === 'error') {
         res.writeHead(500).end('receiver failed')
@@ -372,5 +375,12 @@ await describeWithServices(['postgres', 'redis'], 'webhooks from two processes o
     }
     await allDelivered(receiver, relays, documents, 3)
     for (const name of documents) await expectComplete(receiver, name, /^(changed )+deleted restored( changed)+$/, 3)
+    // No attempt outlived its lease here, so no event was delivered twice: by one process or the other, once.
+    expect(receiver.acknowledgements).toBe(receiver.acknowledged.size)
+    const delivered = await Promise.all(relays.map(async (relay) => {
+      const text = await (await fetch(`${relay.url}/metrics`)).text()
+      return Number(/^coedit_webhook_deliveries_total\{outcome="delivered"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+    }))
+    expect(delivered[0] + delivered[1]).toBe(receiver.acknowledged.size)
   })
 })
