@@ -119,11 +119,13 @@ async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
+/** Opens the configured store; with a webhook URL set, it records webhook events with every change. */
 async function openStore (settings: Settings): Promise<DocStore> {
+  const webhooks = settings.webhookUrl !== null ? { debounceMs: settings.webhookDebounceMs } : undefined
   switch (settings.storage) {
-    case 'memory': return createMemoryStore()
-    case 'sqlite': return openSqliteStore({ dataDir: settings.dataDir, sync: settings.sqliteSync })
-    case 'postgres': return await openPostgresStore({ connectionString: settings.databaseUrl as string, tablePrefix: settings.tablePrefix })
+    case 'memory': return createMemoryStore({ webhooks })
+    case 'sqlite': return openSqliteStore({ dataDir: settings.dataDir, sync: settings.sqliteSync, webhooks })
+    case 'postgres': return await openPostgresStore({ connectionString: settings.databaseUrl as string, tablePrefix: settings.tablePrefix, webhooks })
   }
 }
 

@@ -128,6 +128,23 @@ export interface Config {
    * Empty believes no header. `TRUST_PROXY`, `--trust-proxy` (comma-separated).
    */
   readonly trustProxy: readonly string[]
+  /**
+   * Where document events are POSTed (http or https URL); null sends none.
+   * Needs `webhookSecret`. `WEBHOOK_URL`, `--webhook-url`.
+   */
+  readonly webhookUrl: string | null
+  /** Key of the HMAC-SHA256 signature of every webhook request. `WEBHOOK_SECRET` (or `WEBHOOK_SECRET_FILE`). */
+  readonly webhookSecret: string | null
+  /** Time a `document.changed` event collects further changes before it is sent: at most one per document per this. */
+  readonly webhookDebounceMs: number
+  /** Wait before retrying a failed webhook delivery; doubles with each further attempt… */
+  readonly webhookRetryBaseMs: number
+  /** …up to this. */
+  readonly webhookRetryMaxMs: number
+  /** How long after its first attempt a webhook event is retried; then it is marked failed. */
+  readonly webhookRetryForSeconds: number
+  /** Time one webhook request has to answer. */
+  readonly webhookTimeoutMs: number
 }
 
 const MiB = 1024 * 1024
@@ -180,5 +197,12 @@ export const defaultConfig: Config = {
   maxRoomsPerToken: 1_000,
   unwrittenUnloadGraceMs: 1_000,
   deletedRetentionSeconds: 30 * 24 * 3600,
-  trustProxy: []
+  trustProxy: [],
+  webhookUrl: null,
+  webhookSecret: null,
+  webhookDebounceMs: 2_000,
+  webhookRetryBaseMs: 1_000,
+  webhookRetryMaxMs: 5 * 60_000,
+  webhookRetryForSeconds: 3 * 24 * 3600,
+  webhookTimeoutMs: 10_000
 }

@@ -28,6 +28,8 @@ import { RelayMetrics } from './metrics/relay-metrics.js'
 import { metricsEndpoint } from './http/metrics.js'
 import { timedStore } from './storage/timed.js'
 import { countedBus } from './cluster/counted.js'
+import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.js'
+import { webhookDeliveriesPath, webhooksApi } from './http/webhooks-api.js'
 
 /** What `startRelay` takes: any configuration field, plus the pieces it plugs together. */
 export interface RelayOptions extends Partial<Config> {
@@ -69,7 +71,11 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const { store: givenStore, logger: givenLogger, bus: givenBus, ...settings } = options
   const config: Config = { ...defaultConfig, ...withoutUndefined(settings) }
   const logger = givenLogger ?? createLogger()
-  const store = givenStore ?? createMemoryStore()
+  const store = givenStore ?? createMemoryStore({ webhooks: config.webhookUrl !== null ? { debounceMs: config.webhookDebounceMs } : undefined })
+  const webhookOutbox = store.webhooks ?? null
+  if (config.webhookUrl !== null && (webhookOutbox === null || config.webhookSecret === null)) {
+    throw new Error('webhookUrl needs webhookSecret and a store opened with webhooks on (its `webhooks` option)')
+  }
   const sockets = new Set<WebSocket>()
   // Cluster metrics only when other processes may be there: a bus was given.
   const metrics: RelayMetrics = new RelayMetrics({
@@ -93,6 +99,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const policy: AdmissionPolicy = { ...config, authority, trustedProxies: TrustedProxies.parse(config.trustProxy) }
   const documents = documentsApi({ ...config, registry, store, authority, logger, addressOf: (req) => clientAddress(req, policy) })
   const serveMetrics = metricsEndpoint({ authority, metrics })
+  const serveDeliveries = webhooksApi({ authority, outbox: webhookOutbox })
   const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
   let nextConnectionId = 0
   let closing = false
@@ -124,6 +131,15 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     connectionsCheckingInterval: Math.min(1000, config.requestHeadersTimeoutMs)
   }, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]
+    if (path === webhookDeliveriesPath) {
+      serveDeliveries(req, res).then(() => {
+        if (res.statusCode === 401 || res.statusCode === 403) metrics.authFailed('api')
+      }, (err) => {
+        logger.error('http.error', { path, error: err })
+        if (!res.headersSent) res.writeHead(500).end()
+      })
+      return
+    }
     if (path.startsWith('/api/')) {
       documents.handle(req, res, path).then((done) => done || api(req, res, path)).then((done) => {
         if (res.statusCode === 401 || res.statusCode === 403) metrics.authFailed('api')
@@ -223,6 +239,9 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   })
   server.on('error', (err) => logger.error('http.server-error', { error: err }))
   const port = (server.address() as AddressInfo).port
+  const webhooks: WebhookWorker | null = webhookOutbox && config.webhookUrl !== null && config.webhookSecret !== null
+    ? startWebhookWorker({ ...config, webhookUrl: config.webhookUrl, webhookSecret: config.webhookSecret, outbox: webhookOutbox, logger, metrics })
+    : null
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   if (authority) {
     logger.info('auth.on', { tokens: authority.canMint ? 'AUTH_SECRET (HS256)' : 'AUTH_PUBLIC_KEY (verify only)' })
@@ -242,6 +261,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       closing = true
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
       await registry.close()
+      await webhooks?.stop()
       for (const ws of sockets) ws.close(1012, 'server shutting down')
       await waitForSockets(sockets, config.closeTimeoutMs)
       heartbeat.stop()

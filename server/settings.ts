@@ -27,7 +27,7 @@ export class SettingError extends Error {
 }
 
 /** Where a setting belongs in `--help` and the README. */
-type Group = 'Server' | 'Storage' | 'Access' | 'Limits'
+type Group = 'Server' | 'Storage' | 'Access' | 'Webhooks' | 'Limits'
 
 /** One row of the table. */
 interface Spec<T> {
@@ -225,6 +225,34 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
   sessionTokenTtlSeconds: { group: 'Access', placeholder: 'SECONDS', help: 'lifetime of the session tokens the editor gets for a link', parse: wholeNumber(1, maxTimerMs) },
   shareTokenTtlSeconds: { group: 'Access', placeholder: 'SECONDS', help: 'lifetime of the links the Share button makes', parse: wholeNumber(1, maxTimerMs) },
 
+  webhookUrl: {
+    group: 'Webhooks',
+    placeholder: 'URL',
+    help: 'where document events (changed, deleted, restored) are POSTed as signed JSON, each recorded with its change and retried until delivered; needs a webhook secret',
+    parse: (text) => {
+      let url: URL | null = null
+      try {
+        url = new URL(text)
+      } catch {}
+      if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new Error(`must be an http:// or https:// URL, got ${shown(text)}`)
+      return text
+    },
+    defaultText: 'none: no webhooks'
+  },
+  webhookSecret: {
+    group: 'Webhooks',
+    placeholder: 'SECRET',
+    help: 'key of the HMAC-SHA256 signature of every webhook request (see README, Webhooks); prefer WEBHOOK_SECRET or WEBHOOK_SECRET_FILE, as a flag shows in ps',
+    parse: nonEmpty,
+    file: true,
+    defaultText: 'none'
+  },
+  webhookDebounceMs: { group: 'Webhooks', placeholder: 'MS', help: 'time a document.changed event collects further changes before it is sent: at most one per document per this', parse: wholeNumber(0, maxTimerMs) },
+  webhookRetryBaseMs: { group: 'Webhooks', placeholder: 'MS', help: 'wait before retrying a failed delivery, doubling with each attempt…', parse: wholeNumber(1, maxTimerMs) },
+  webhookRetryMaxMs: { group: 'Webhooks', placeholder: 'MS', help: '…up to this', parse: wholeNumber(1, maxTimerMs) },
+  webhookRetryForSeconds: { group: 'Webhooks', placeholder: 'SECONDS', help: 'how long after its first attempt an event is retried before it is marked failed', parse: wholeNumber(0) },
+  webhookTimeoutMs: { group: 'Webhooks', placeholder: 'MS', help: 'time a webhook request has to answer', parse: wholeNumber(100, maxTimerMs) },
+
   maxConnections: { group: 'Limits', placeholder: 'N', help: 'most open WebSockets (HTTP 503 past it)', parse: wholeNumber(1) },
   maxConnectionsPerAddress: { group: 'Limits', placeholder: 'N', help: 'most open WebSockets from one client address (HTTP 429 past it); see --trust-proxy', parse: wholeNumber(1) },
   maxRooms: { group: 'Limits', placeholder: 'N', help: 'most documents in memory (close 1013 past it)', parse: wholeNumber(1) },
@@ -386,6 +414,9 @@ export function readSettings (flags: Readonly<Record<string, string | undefined>
       case 'secret': throw new SettingError(`${named('authSecret')}: ${message}`)
       case 'publicKey': throw new SettingError(`${named('authPublicKeyPem')}: ${message}`)
     }
+  }
+  if (settings.webhookUrl !== null && settings.webhookSecret === null) {
+    throw new SettingError(`${named('webhookUrl')}: needs ${named('webhookSecret')}, which signs every request so the receiver can tell it came from this server`)
   }
   if (settings.maxByteBurst < settings.maxMessageBytes) {
     throw new SettingError(`${named('maxByteBurst')}: must be at least ${named('maxMessageBytes')} (${settings.maxMessageBytes}), or the largest messages could never be sent`)

@@ -15,6 +15,7 @@ import type { StoreTimings } from '../storage/timed.js'
 import type { ClusterCounts } from '../cluster/counted.js'
 import type { ClusterMessage } from '../cluster/bus.js'
 import { Tally } from './tally.js'
+import type { DeliveryOutcome, WebhookMetrics } from '../webhooks/worker.js'
 
 /** What the gauges read at scrape time. */
 export interface RelayGauges {
@@ -41,7 +42,7 @@ const namedCloseCodes = new Set<number>([
 const latencyBuckets = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
 
 /** One relay's metrics. */
-export class RelayMetrics implements ConnectionMetrics, RoomMetrics, StoreTimings, ClusterCounts {
+export class RelayMetrics implements ConnectionMetrics, RoomMetrics, StoreTimings, ClusterCounts, WebhookMetrics {
   /** The registry `/metrics` serves. */
   readonly register = new Registry()
   private readonly messagesIn: Tally<MessageKind>
@@ -55,6 +56,7 @@ export class RelayMetrics implements ConnectionMetrics, RoomMetrics, StoreTiming
   private readonly closes: Counter<'code'>
   private readonly refusals: Counter<'reason'>
   private readonly authFailures: Counter<'where'>
+  private readonly webhookDeliveries: Counter<'outcome'>
   private readonly clusterPublished: Tally<ClusterMessage['kind']> | null = null
   private readonly clusterReceived: Tally<ClusterMessage['kind']> | null = null
 
@@ -74,6 +76,7 @@ export class RelayMetrics implements ConnectionMetrics, RoomMetrics, StoreTiming
     this.closes = new Counter({ name: 'coedit_connections_closed_total', help: 'WebSocket connections closed, by close code (the server\'s if it closed first, else the client\'s; 1006 without a close frame; other for codes the server does not know).', labelNames: ['code'], registers })
     this.refusals = new Counter({ name: 'coedit_refusals_total', help: 'Connections refused or closed for breaking a limit or rule, by error code (upgrade-<status> for refused upgrades).', labelNames: ['reason'], registers })
     this.authFailures = new Counter({ name: 'coedit_auth_failures_total', help: 'Requests refused for a missing, invalid, expired or insufficient access token, by where (upgrade, api, metrics).', labelNames: ['where'], registers })
+    this.webhookDeliveries = new Counter({ name: 'coedit_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome: delivered (2xx), retried (failed, tried again later) or failed (given up on).', labelNames: ['outcome'], registers })
     if (gauges.clusterHealthy) {
       const healthy = gauges.clusterHealthy
       this.clusterPublished = new Tally(this.register, 'coedit_cluster_messages_published_total', 'Messages this process published to the other processes, by kind.', 'kind', clusterKinds)
@@ -133,6 +136,10 @@ export class RelayMetrics implements ConnectionMetrics, RoomMetrics, StoreTiming
    */
   clear (): void {
     this.register.clear()
+  }
+
+  webhookDelivery (outcome: DeliveryOutcome): void {
+    this.webhookDeliveries.inc({ outcome })
   }
 
   /** Counts a request refused for its access token. */

@@ -1,4 +1,6 @@
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
+import { memoryWebhooks } from './memory-webhooks.js'
+import type { WebhookRecording } from './webhook-outbox.js'
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
@@ -17,9 +19,11 @@ interface MemoryDocument {
  * once and nothing survives a restart. For tests of other layers and for
  * measuring the relay without storage. Sequence numbers come from one
  * counter per document; a replace covers everything appended before it.
+ * With `options.webhooks`, webhook events are recorded with each change.
  */
-export function createMemoryStore (): DocStore {
+export function createMemoryStore (options: { readonly webhooks?: WebhookRecording } = {}): DocStore {
   const docs = new Map<string, MemoryDocument>()
+  const webhooks = options.webhooks ? memoryWebhooks(options.webhooks) : null
   let closed = false
   const refuse = (): Promise<never> => Promise.reject(new Error('store is closed'))
   const names = (): string[] => [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
@@ -47,10 +51,13 @@ export function createMemoryStore (): DocStore {
       const doc = docs.get(name)
       if (!doc) {
         docs.set(name, { snapshot: null, covers: 0, updates: [copy], changedAtMs: Date.now(), deletedAtMs: null })
+        webhooks?.recordAppend(name, 1)
         return Promise.resolve(1)
       }
       doc.changedAtMs = Date.now()
-      return Promise.resolve(doc.covers + doc.updates.push(copy))
+      const seq = doc.covers + doc.updates.push(copy)
+      webhooks?.recordAppend(name, seq)
+      return Promise.resolve(seq)
     },
     replace (name, snapshot) {
       if (closed) return refuse()
@@ -66,6 +73,7 @@ export function createMemoryStore (): DocStore {
     async list () {
       return names()
     },
+    webhooks: webhooks?.outbox,
     catalog: {
       async describe (name) {
         const doc = docs.get(name)
@@ -82,12 +90,14 @@ export function createMemoryStore (): DocStore {
         const doc = docs.get(name)
         if (!doc || doc.deletedAtMs !== null) return false
         doc.deletedAtMs = atMs
+        webhooks?.recordCatalog(name, 'document.deleted', atMs)
         return true
       },
       async restore (name) {
         const doc = docs.get(name)
         if (!doc || doc.deletedAtMs === null) return false
         doc.deletedAtMs = null
+        webhooks?.recordCatalog(name, 'document.restored', Date.now())
         return true
       },
       async purge (deletedBeforeMs, limit, only) {

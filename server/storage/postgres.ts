@@ -29,6 +29,8 @@ import pg from 'pg'
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
+import { createWebhookTables, postgresWebhooks } from './postgres-webhooks.js'
+import type { WebhookRecording } from './webhook-outbox.js'
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions extends GroupLimits {
@@ -45,6 +47,8 @@ export interface PostgresStoreOptions extends GroupLimits {
    * network) before it fails it and drops the connection. Default 35 000 ms.
    */
   readonly queryTimeoutMs?: number
+  /** Record webhook events in the transactions of the changes that cause them; absent records none (and creates no outbox tables). */
+  readonly webhooks?: WebhookRecording
 }
 
 /**
@@ -82,6 +86,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     await setup.query('BEGIN')
     await setup.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${prefix}-schema`])
     await upgradeSchema(setup, prefix)
+    if (options.webhooks) await createWebhookTables(setup, prefix)
     await setup.query('COMMIT')
     setup.release()
   } catch (err) {
@@ -91,6 +96,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   }
 
   const known = new KnownRows()
+  const webhooks = options.webhooks ? postgresWebhooks(pool, prefix, options.webhooks) : null
 
   /**
    * Takes the counter rows of every document the group writes, in name
@@ -176,6 +182,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
         while (i < writes.length && writes[i].kind === 'append') i++
         await appendRun(client, transaction, writes.slice(start, i), numbers.slice(start, i))
       }
+      await webhooks?.recordAppends(client, writes.flatMap((write, i) => write.kind === 'append' ? [{ name: write.name, seq: numbers[i] }] : []))
       await client.query('COMMIT')
       client.release()
     } catch (err) {
@@ -190,6 +197,27 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
 
   const writes = createGroupCommit(commit, options)
   let closed = false
+
+  /**
+   * Runs `change` (one statement on the document's counter row), and when it
+   * changed a row and webhooks are on, records event `type` in the same
+   * transaction. Resolves to whether it changed a row.
+   */
+  const withWebhookEvent = async (name: string, type: 'document.deleted' | 'document.restored', atMs: number, change: (db: pg.Pool | pg.PoolClient) => Promise<pg.QueryResult>): Promise<boolean> => {
+    if (!webhooks) return ((await change(pool)).rowCount ?? 0) > 0
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const changed = ((await change(client)).rowCount ?? 0) > 0
+      if (changed) await webhooks.recordCatalog(client, name, type, atMs)
+      await client.query('COMMIT')
+      client.release()
+      return changed
+    } catch (err) {
+      client.release(err as Error) // closing the connection rolls the transaction back
+      throw err
+    }
+  }
 
   // Stored bytes and times of the documents `names` (a subquery) selects, in name order.
   const describeNames = (names: string): string => `
@@ -241,6 +269,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       const result = await pool.query(`SELECT doc COLLATE "C" AS doc FROM ${snapshots} UNION SELECT doc FROM ${updates} ORDER BY 1`)
       return result.rows.map((row) => row.doc as string)
     },
+    webhooks: webhooks?.outbox,
     catalog: {
       async describe (name) {
         await writes.settled()
@@ -258,16 +287,15 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       },
       async markDeleted (name, atMs) {
         await writes.settled()
-        const result = await pool.query(
+        return await withWebhookEvent(name, 'document.deleted', atMs, (client) => client.query(
           `INSERT INTO ${documents} (doc, seq, deleted_at)
            SELECT $1, 0, $2 WHERE EXISTS (SELECT 1 FROM ${snapshots} WHERE doc = $1) OR EXISTS (SELECT 1 FROM ${updates} WHERE doc = $1)
-           ON CONFLICT (doc) DO UPDATE SET deleted_at = excluded.deleted_at WHERE ${documents}.deleted_at IS NULL`, [name, atMs])
-        return (result.rowCount ?? 0) > 0
+           ON CONFLICT (doc) DO UPDATE SET deleted_at = excluded.deleted_at WHERE ${documents}.deleted_at IS NULL`, [name, atMs]))
       },
       async restore (name) {
         await writes.settled()
-        const result = await pool.query(`UPDATE ${documents} SET deleted_at = NULL WHERE doc = $1 AND deleted_at IS NOT NULL`, [name])
-        return (result.rowCount ?? 0) > 0
+        return await withWebhookEvent(name, 'document.restored', Date.now(), (client) =>
+          client.query(`UPDATE ${documents} SET deleted_at = NULL WHERE doc = $1 AND deleted_at IS NOT NULL`, [name]))
       },
       async purge (deletedBeforeMs, limit, only) {
         await writes.settled()

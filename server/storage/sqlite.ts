@@ -21,6 +21,8 @@ import { join } from 'node:path'
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows } from './known-rows.js'
+import { sqliteWebhooks } from './sqlite-webhooks.js'
+import type { WebhookRecording } from './webhook-outbox.js'
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions extends GroupLimits {
@@ -33,6 +35,8 @@ export interface SqliteStoreOptions extends GroupLimits {
    * group fails, blocking the event loop meanwhile. Default 250 ms.
    */
   readonly busyTimeoutMs?: number
+  /** Record webhook events in the transactions of the changes that cause them; absent records none. */
+  readonly webhooks?: WebhookRecording
 }
 
 /** Opens (creating if needed) the database in `dataDir`. */
@@ -60,6 +64,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   const selectNames = db.prepare('SELECT doc FROM snapshots UNION SELECT doc FROM updates ORDER BY 1').pluck()
 
   const known = new KnownRows()
+  const webhooks = options.webhooks ? sqliteWebhooks(db, options.webhooks) : null
 
   // Stored bytes and times of the documents named by `names` (a subquery), in name order.
   const describeNames = (names: string): string => `
@@ -83,6 +88,17 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
     db.prepare('DELETE FROM snapshots WHERE doc = ?'),
     db.prepare('DELETE FROM documents WHERE doc = ?')
   ]
+  // The webhook event of a deletion or restore commits with it.
+  const markDeletedRecorded = db.transaction((name: string, atMs: number): boolean => {
+    const marked = markDeleted.run({ name, at: atMs }).changes > 0
+    if (marked) webhooks?.recordCatalog(name, 'document.deleted', atMs)
+    return marked
+  })
+  const restoreRecorded = db.transaction((name: string): boolean => {
+    const restored = restore.run(name).changes > 0
+    if (restored) webhooks?.recordCatalog(name, 'document.restored', Date.now())
+    return restored
+  })
   const purge = db.transaction((deletedBeforeMs: number, limit: number, only: string | null): string[] => {
     const names = selectPurgeable.all({ before: deletedBeforeMs, only, limit }) as string[]
     for (const name of names) for (const statement of purgeRows) statement.run(name)
@@ -112,6 +128,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
       transaction.replaced(write.name, target.seqs, version)
       return 0
     })
+    webhooks?.recordAppends(writes.flatMap((write, i) => write.kind === 'append' ? [{ name: write.name, seq: numbers[i] }] : []))
     return { transaction, numbers }
   })
   const writes = createGroupCommit((group) => {
@@ -169,6 +186,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
       writes.flush()
       return selectNames.all() as string[]
     },
+    webhooks: webhooks?.outbox,
     catalog: {
       async describe (name) {
         writes.flush()
@@ -180,11 +198,11 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
       },
       async markDeleted (name, atMs) {
         writes.flush()
-        return markDeleted.run({ name, at: atMs }).changes > 0
+        return markDeletedRecorded.immediate(name, atMs)
       },
       async restore (name) {
         writes.flush()
-        return restore.run(name).changes > 0
+        return restoreRecorded.immediate(name)
       },
       async purge (deletedBeforeMs, limit, only) {
         writes.flush()

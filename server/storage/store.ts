@@ -2,6 +2,7 @@
  * The storage interface rooms see. Implementations: `memory.ts` (nothing
  * survives the process), `sqlite.ts` (the default), `postgres.ts`.
  */
+import type { WebhookOutbox } from './webhook-outbox.js'
 
 /**
  * A document as stored, or the part of it a reader lacks: an optional
@@ -91,6 +92,8 @@ export interface DocStore {
   close (): Promise<void>
   /** What the document API reads and changes about whole documents; every store of coedit has one. */
   readonly catalog?: DocumentCatalog
+  /** Events for webhooks, recorded with the changes that cause them; present when the store was opened with webhooks on. */
+  readonly webhooks?: WebhookOutbox
 }
 
 /** What the catalog tells about one stored document. */

@@ -31,6 +31,7 @@ export function timedStore (store: DocStore, timings: StoreTimings): DocStore {
     list: () => store.list(),
     ping: () => store.ping(),
     close: () => store.close(),
-    catalog: store.catalog
+    catalog: store.catalog,
+    webhooks: store.webhooks
   }
 }
