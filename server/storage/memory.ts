@@ -1,4 +1,5 @@
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
+import { createMemoryVersions } from './versions.js'
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
@@ -102,6 +103,7 @@ export function createMemoryStore (): DocStore {
         return purged
       }
     },
+    versions: createMemoryVersions(),
     async close () {
       closed = true
     }

@@ -29,6 +29,7 @@ import pg from 'pg'
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
+import { postgresVersions, upgradeVersionsSchema } from './versions-postgres.js'
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions extends GroupLimits {
@@ -82,6 +83,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     await setup.query('BEGIN')
     await setup.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${prefix}-schema`])
     await upgradeSchema(setup, prefix)
+    await upgradeVersionsSchema(setup, prefix)
     await setup.query('COMMIT')
     setup.release()
   } catch (err) {
@@ -284,6 +286,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
         return names
       }
     },
+    versions: postgresVersions(pool, prefix),
     async close () {
       if (closed) return
       closed = true

@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows } from './known-rows.js'
+import { openSqliteVersions } from './versions-sqlite.js'
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions extends GroupLimits {
@@ -193,6 +194,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
         return names
       }
     },
+    versions: openSqliteVersions(db),
     async close () {
       if (!db.open) return
       await writes.close()

@@ -3,6 +3,8 @@
  * survives the process), `sqlite.ts` (the default), `postgres.ts`.
  */
 
+import type { VersionStore } from './versions.js'
+
 /**
  * A document as stored, or the part of it a reader lacks: an optional
  * snapshot followed by updates.
@@ -91,6 +93,8 @@ export interface DocStore {
   close (): Promise<void>
   /** What the document API reads and changes about whole documents; every store of coedit has one. */
   readonly catalog?: DocumentCatalog
+  /** The documents' history (`versions.ts`), kept apart from their logs; every store of coedit has one. */
+  readonly versions?: VersionStore
 }
 
 /** What the catalog tells about one stored document. */
