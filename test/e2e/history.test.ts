@@ -7,9 +7,25 @@
  */
 import { expect, it } from 'vitest'
 import { artifacts, useBrowser } from './browser.js'
-import { editorText, newProfile, openEditor, people, startEditorRelay, typeAtEnd, waitForSaveState, waitForText } from './editor-page.js'
+import type { Page } from 'playwright-core'
+import { editorText, newProfile, openEditor, people, startEditorRelay, typeAtEnd, waitForSaveState } from './editor-page.js'
 
 const browser = useBrowser()
+
+/**
+ * Waits until the editor in `page` shows exactly `text`, reading it from
+ * here. (`waitForText` of editor-page.ts hands Playwright a string that
+ * evaluates to a function, which counts as true at once: it never waits.)
+ */
+async function untilText (page: Page, text: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  let shown = await editorText(page)
+  while (shown !== text) {
+    if (Date.now() > deadline) throw new Error(`the editor shows ${JSON.stringify(shown)}, not ${JSON.stringify(text)}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    shown = await editorText(page)
+  }
+}
 
 it('restores an old version while another page watches, and the restorer undoes it', async () => {
   const relay = await startEditorRelay({ versionQuietMs: 60_000 })
@@ -18,7 +34,7 @@ it('restores an old version while another page watches, and the restorer undoes 
 
   await typeAtEnd(ada, 'Goals\nship the relay\nwrite the docs')
   await waitForSaveState(ada, 'saved')
-  await waitForText(bob, 'Goals\nship the relay\nwrite the docs')
+  await untilText(bob, 'Goals\nship the relay\nwrite the docs')
   await ada.getByTestId('history').click()
   await ada.getByTestId('history-name').fill('First plan')
   await ada.getByTestId('history-name-save').click()
@@ -31,7 +47,7 @@ it('restores an old version while another page watches, and the restorer undoes 
   await bob.keyboard.type('test everything')
   await waitForSaveState(bob, 'saved')
   const rewritten = 'Goals\nship the relay\ntest everything'
-  await waitForText(ada, rewritten)
+  await untilText(ada, rewritten)
 
   const first = ada.getByTestId('history-version').filter({ hasText: 'First plan' })
   expect(await first.textContent()).toContain('Ada')
@@ -43,14 +59,14 @@ it('restores an old version while another page watches, and the restorer undoes 
   await ada.screenshot({ path: new URL('history-panel.png', artifacts).pathname })
 
   await ada.getByTestId('history-restore').click()
-  await waitForText(bob, 'Goals\nship the relay\nwrite the docs')
+  await untilText(bob, 'Goals\nship the relay\nwrite the docs')
   await ada.getByTestId('history-close').click()
   expect(await editorText(ada)).toBe('Goals\nship the relay\nwrite the docs')
 
   // The restore is Ada's own edit: her undo takes it back, for everyone.
   await ada.click('.cm-content')
   await ada.keyboard.press('Control+z')
-  await waitForText(ada, rewritten)
-  await waitForText(bob, rewritten)
+  await untilText(ada, rewritten)
+  await untilText(bob, rewritten)
   await waitForSaveState(ada, 'saved')
 })
