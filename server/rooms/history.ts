@@ -36,7 +36,7 @@ const pruneSweepMs = 60 * 60 * 1000
 const captureRetryMs = 100
 
 /** Tries to capture a room before giving up on this burst's version (the next edit starts another). */
-const maxCaptureRetries = 50
+const maxCaptureAttempts = 50
 
 /** Records versions of the rooms it hears of (`RoomEdits`). One per relay. */
 export class HistoryRecorder implements RoomEdits {
@@ -64,9 +64,10 @@ export class HistoryRecorder implements RoomEdits {
    * Records `room`'s document now as a version named `name` (null: an
    * automatic one), with the authors of the edits since the last version.
    * Resolves to the version, or null when the document was never written
-   * or the room cannot be captured (it failed, or a newer version exists).
+   * or the room cannot be captured within `attempts` tries (it failed, or
+   * holds updates above a gap), or a newer version exists.
    */
-  async record (room: Room, name: string | null): Promise<VersionInfo | null> {
+  async record (room: Room, name: string | null, attempts = maxCaptureAttempts): Promise<VersionInfo | null> {
     const burst = this.bursts.get(room)
     // Edits from here on belong to the next version.
     const ended = (): void => {
@@ -85,7 +86,7 @@ export class HistoryRecorder implements RoomEdits {
         ended()
         return await this.versions.record(room.name, capture)
       }
-      if (attempt >= maxCaptureRetries) {
+      if (attempt + 1 >= attempts) {
         ended()
         return null
       }
@@ -101,10 +102,13 @@ export class HistoryRecorder implements RoomEdits {
     return await this.versions.record(document, captureOf(doc, seq, name, []))
   }
 
-  /** Records `room`'s document if it changed since its last version; for a room about to unload. Never rejects. */
+  /**
+   * Records `room`'s document if it changed since its last version, in one
+   * try: for a room about to unload, whose unloading this holds up. Never rejects.
+   */
   async flush (room: Room): Promise<void> {
     if (!this.bursts.has(room)) return
-    await this.recordQuietly(room)
+    await this.recordQuietly(room, 1)
   }
 
   /** Removes unnamed versions past the retention time, keeping the rest whole. Never rejects. */
@@ -135,9 +139,9 @@ export class HistoryRecorder implements RoomEdits {
     this.bursts.delete(room)
   }
 
-  private async recordQuietly (room: Room): Promise<void> {
+  private async recordQuietly (room: Room, attempts = maxCaptureAttempts): Promise<void> {
     try {
-      const version = await this.record(room, null)
+      const version = await this.record(room, null, attempts)
       if (version) this.options.logger.debug('history.recorded', { room: room.name, version: version.id, seq: version.seq })
     } catch (err) {
       this.options.logger.warn('history.record-failed', { room: room.name, error: err as Error })

@@ -21,6 +21,7 @@ interface MemoryDocument {
  */
 export function createMemoryStore (): DocStore {
   const docs = new Map<string, MemoryDocument>()
+  const versions = createMemoryVersions()
   let closed = false
   const refuse = (): Promise<never> => Promise.reject(new Error('store is closed'))
   const names = (): string[] => [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
@@ -98,12 +99,13 @@ export function createMemoryStore (): DocStore {
           const deletedAtMs = docs.get(name)?.deletedAtMs ?? null
           if (deletedAtMs === null || deletedAtMs >= deletedBeforeMs) continue
           docs.delete(name)
+          versions.forget(name)
           purged.push(name)
         }
         return purged
       }
     },
-    versions: createMemoryVersions(),
+    versions,
     async close () {
       closed = true
     }

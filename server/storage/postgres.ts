@@ -17,6 +17,8 @@
  * - `coedit_snapshots (doc, data, version, covers)`: the last compaction;
  *   `version` grows by one per replace, `covers` is the highest `doc_seq`
  *   any compaction of the document removed.
+ * - `coedit_versions`: the documents' history (`versions-postgres.ts`),
+ *   which compaction never touches; a purge removes it.
  *
  * The database failing never takes the process down: every connection has
  * an 'error' listener for its whole life, and a lost or timed-out connection
@@ -279,7 +281,8 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
                SELECT doc FROM ${documents} WHERE deleted_at < $1 AND ($3::text IS NULL OR doc = $3) ORDER BY deleted_at LIMIT $2)
              RETURNING doc),
            logs AS (DELETE FROM ${updates} WHERE doc IN (SELECT doc FROM purged)),
-           snaps AS (DELETE FROM ${snapshots} WHERE doc IN (SELECT doc FROM purged))
+           snaps AS (DELETE FROM ${snapshots} WHERE doc IN (SELECT doc FROM purged)),
+           history AS (DELETE FROM ${prefix}_versions WHERE doc IN (SELECT doc FROM purged))
            SELECT doc FROM purged`, [deletedBeforeMs, limit, only ?? null])
         const names = result.rows.map((row) => row.doc as string)
         for (const name of names) known.forget(name)

@@ -44,6 +44,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`)
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 250))}`)
   upgradeSchema(db)
+  const versions = openSqliteVersions(db)
 
   const bumpSeq = db.prepare(
     'INSERT INTO documents (doc, seq, changed_at) VALUES (?, 1, ?) ON CONFLICT (doc) DO UPDATE SET seq = seq + 1, changed_at = excluded.changed_at RETURNING seq').pluck()
@@ -82,7 +83,8 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   const purgeRows = [
     db.prepare('DELETE FROM updates WHERE doc = ?'),
     db.prepare('DELETE FROM snapshots WHERE doc = ?'),
-    db.prepare('DELETE FROM documents WHERE doc = ?')
+    db.prepare('DELETE FROM documents WHERE doc = ?'),
+    db.prepare('DELETE FROM versions WHERE doc = ?')
   ]
   const purge = db.transaction((deletedBeforeMs: number, limit: number, only: string | null): string[] => {
     const names = selectPurgeable.all({ before: deletedBeforeMs, only, limit }) as string[]
@@ -194,7 +196,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
         return names
       }
     },
-    versions: openSqliteVersions(db),
+    versions,
     async close () {
       if (!db.open) return
       await writes.close()

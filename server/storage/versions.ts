@@ -92,11 +92,14 @@ export function prunable<Row extends VersionInfo> (rows: readonly Row[], created
   return rows.slice(0, -1).filter((row) => row.name === null && row.createdAtMs < createdBeforeMs)
 }
 
-/** Versions in this process only, for the memory store. */
-export function createMemoryVersions (): VersionStore {
+/** Versions in this process only, for the memory store; `forget` removes a purged document's. */
+export function createMemoryVersions (): VersionStore & { forget (document: string): void } {
   const documents = new Map<string, VersionRow[]>()
   const info = ({ id, createdAtMs, name, seq, authors }: VersionRow): VersionInfo => ({ id, createdAtMs, name, seq, authors })
   return {
+    forget (document) {
+      documents.delete(document)
+    },
     async record (document, capture) {
       const rows = documents.get(document) ?? []
       const newest = rows.at(-1)

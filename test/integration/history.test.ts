@@ -123,6 +123,21 @@ for (const backend of storeBackends) {
       expect((await first.versions!.list('d')).map((version) => version.seq)).toEqual([7, 9])
     })
 
+    it('removes a document\'s versions when the document is purged', async () => {
+      const storage = await backend.create()
+      const store = await storage.open()
+      const doc = new Y.Doc()
+      doc.getText('text').insert(0, 'gone soon')
+      await store.append('old', Y.encodeStateAsUpdate(doc))
+      await store.append('kept', Y.encodeStateAsUpdate(doc))
+      await store.versions!.record('old', capture(doc, 1, 1000))
+      await store.versions!.record('kept', capture(doc, 1, 1000))
+      expect(await store.catalog!.markDeleted('old', 5000)).toBe(true)
+      expect(await store.catalog!.purge(6000, 10)).toEqual(['old'])
+      expect(await store.versions!.list('old')).toEqual([])
+      expect(await store.versions!.list('kept')).toHaveLength(1)
+    })
+
     it('prunes old unnamed versions and keeps every remaining one whole', async () => {
       const storage = await backend.create()
       const store = await storage.open()
