@@ -5,13 +5,17 @@
  * store instances (two processes) record the same state, stay whole when
  * retention prunes the ones before them, and a restore through the API
  * reaches every connected client as a normal edit. On memory, SQLite and
- * PostgreSQL (restarts on the persistent ones).
+ * PostgreSQL (restarts on the persistent ones), and two processes sharing
+ * PostgreSQL and Redis record one version of what they both hold.
  */
 import { expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { connectClient, startTestRelay, synced, waitFor } from '../helpers/relay.js'
+import { captureLog, connectClient, onTeardown, startTestRelay, synced, waitFor } from '../helpers/relay.js'
 import { storeBackends } from '../helpers/stores.js'
-import { describeWithServices } from '../helpers/services.js'
+import { describeWithServices, dropPostgresTables, postgresUrl, uniqueTablePrefix } from '../helpers/services.js'
+import { startPrivateRedis } from '../helpers/redis-server.js'
+import { openPostgresStore } from '../../server/storage/postgres.js'
+import { createRedisBus } from '../../server/cluster/redis.js'
 import type { Relay } from '../../server/relay.js'
 import type { VersionCapture } from '../../server/storage/versions.js'
 
@@ -205,3 +209,43 @@ for (const backend of storeBackends) {
     }
   })
 }
+
+await describeWithServices(['postgres', 'redis'], 'document history across processes', () => {
+  it('records one version when two processes serving the document both record it', async () => {
+    const redis = await startPrivateRedis()
+    const prefix = uniqueTablePrefix()
+    onTeardown(() => dropPostgresTables(prefix))
+    const start = async (): Promise<Relay> => {
+      const { logger } = captureLog()
+      const store = await openPostgresStore({ connectionString: postgresUrl(), tablePrefix: prefix })
+      const bus = await createRedisBus({ url: redis.url, logger, heartbeatMs: 100, processTimeoutMs: 600 })
+      onTeardown(async () => {
+        await bus.close()
+        await store.close()
+      })
+      return await startTestRelay({ store, bus, logger, versionQuietMs: 60_000 })
+    }
+    const [one, two] = [await start(), await start()]
+    const ada = connectClient(one, 'minutes')
+    const bob = connectClient(two, 'minutes')
+    ada.provider.awareness.setLocalStateField('user', { name: 'Ada' })
+    bob.provider.awareness.setLocalStateField('user', { name: 'Bob' })
+    await Promise.all([synced(ada), synced(bob)])
+    ada.text.insert(0, 'agenda: ')
+    await waitFor(() => bob.text.toString() === 'agenda: ', 10_000, 'bob sees ada')
+    bob.text.insert(bob.text.length, 'history')
+    const both = (): boolean => [one, two].every((relay) => relay.registry.get('minutes')?.text === 'agenda: history')
+    await waitFor(both, 10_000, 'both processes hold both edits')
+    // Each process records what it holds, as of the same sequence number: one version,
+    // named as the last asked, with the authors each process saw (Ada's edits reached
+    // process two, and Bob's process one, from the other process, without a name).
+    const first = await call(one, 'POST', docPath('minutes', '/versions'), { name: 'from one' })
+    const second = await call(two, 'POST', docPath('minutes', '/versions'), { name: 'from two' })
+    expect(first.body).toMatchObject({ id: 1, authors: ['Ada'] })
+    expect(second.body).toMatchObject({ id: 1, seq: first.body.seq, name: 'from two', authors: ['Ada', 'Bob'] })
+    const listed = await listVersions(one, 'minutes')
+    expect(listed).toEqual([second.body])
+    expect(await listVersions(two, 'minutes')).toEqual(listed)
+    expect((await call(two, 'GET', docPath('minutes', '/versions/1/text'))).text).toBe('agenda: history')
+  })
+})
