@@ -90,6 +90,16 @@ for (const backend of storeBackends) {
       expect((await call(relay, 'POST', docPath('notes', '/versions'), { name: '' })).status).toBe(400)
     })
 
+    it('records a version at least every versionEveryMs while editing goes on', async () => {
+      const storage = await backend.create()
+      const relay = await startTestRelay({ store: await storage.open(), versionQuietMs: 600_000, versionEveryMs: 50 })
+      const client = connectClient(relay, 'diary')
+      await synced(client)
+      client.text.insert(0, 'day one')
+      const [version] = await versionsWhen(relay, 'diary', (versions) => versions.length === 1, 'a version after versionEveryMs')
+      expect((await call(relay, 'GET', docPath('diary', `/versions/${version.id}/text`))).text).toBe('day one')
+    })
+
     it('restores a version through the API as an edit every connected client receives', async () => {
       const storage = await backend.create()
       const relay = await startTestRelay({ store: await storage.open(), versionQuietMs: 60_000 })
