@@ -3,11 +3,14 @@
  * opened with the access its link grants, synced through the relay, with
  * its people, connection and save state.
  */
+import * as Y from 'yjs'
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
 import { documentNameFromPath, documentPath, newDocumentName } from './collab/document-name.js'
 import { openDocument, relayUrl } from './collab/connection.js'
-import { keepAccess, resolveAccess, type AccessProblem } from './collab/access.js'
+import { keepAccess, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
+import { VersionsClient } from './collab/versions.js'
+import { restoreText } from './collab/restore.js'
 import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
 import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
 import { watchConnection, type ConnectionState } from './collab/status.js'
@@ -29,6 +32,7 @@ import { showAddressDialog, showShareDialog } from './ui/share-dialog.js'
 import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
 import { openByName } from './ui/open-form.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
+import { historyPanel } from './ui/history-panel.js'
 
 /** The page element marked `data-testid="<testId>"`; the page is broken without it. */
 function element<T extends HTMLElement = HTMLElement> (testId: string): T {
@@ -48,7 +52,7 @@ function documentName (): string {
 
 /** Shows only why the document cannot be opened; nothing connects. */
 function refuse (problem: AccessProblem): void {
-  for (const part of ['share', 'status', 'saved', 'people', 'name-button', 'editor']) element(part).hidden = true
+  for (const part of ['share', 'history', 'status', 'saved', 'people', 'name-button', 'editor']) element(part).hidden = true
   showAccessProblem(element('access-notice'), problem, true)
 }
 
@@ -83,13 +87,14 @@ async function start (): Promise<void> {
   if (fixedName === null) useIdentity(own)
   else publish()
 
+  const undoManager = new Y.UndoManager(text)
   const editable = new Compartment()
   const view = new EditorView({
     parent: element('editor'),
     state: EditorState.create({
       doc: text.toString(),
       extensions: [
-        collaboration(text, awareness),
+        collaboration(text, awareness, undoManager),
         editing(readOnly ? 'This document is empty.' : 'Start writing… Markdown works here, and everyone with the link edits along.'),
         appearance(),
         editable.of(readOnly ? viewOnly() : [])
@@ -184,6 +189,16 @@ async function start (): Promise<void> {
     copyOnClick(share, () => addressWithoutAccess(location.href))
   }
   warnBeforeLeaving(() => saveState === 'saving')
+
+  historyPanel(element('history-panel'), element<HTMLButtonElement>('history'), {
+    // The token the page connects with now (a session token is renewed as it runs out).
+    versions: new VersionsClient(location.origin, name, () => provider.params[tokenQueryParam] ?? null),
+    currentText: () => text.toString(),
+    canWrite: !readOnly,
+    restore: (version) => {
+      if (stopped === null) restoreText(view, undoManager, version)
+    }
+  })
 
   // The name is asked for once; closing the dialog keeps the random one, already stored.
   if (kept === null && fixedName === null) void editIdentity('Welcome! What should others call you?', 'Keep this name')

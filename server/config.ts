@@ -122,6 +122,12 @@ export interface Config {
    * then it is purged for good. `DELETED_RETENTION_SECONDS`, `--deleted-retention-seconds`.
    */
   readonly deletedRetentionSeconds: number
+  /** A version of a document is recorded once its editing has been quiet this long. `VERSION_QUIET_MS`, `--version-quiet-ms`. */
+  readonly versionQuietMs: number
+  /** …and at least this often while editing goes on. `VERSION_EVERY_MS`, `--version-every-ms`. */
+  readonly versionEveryMs: number
+  /** Versions older than this many days are pruned, named ones kept. `VERSION_RETENTION_DAYS`, `--version-retention-days`. */
+  readonly versionRetentionDays: number
   /**
    * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` /
    * `Forwarded` headers are believed, for per-address limits and logs.
@@ -197,6 +203,9 @@ export const defaultConfig: Config = {
   maxRoomsPerToken: 1_000,
   unwrittenUnloadGraceMs: 1_000,
   deletedRetentionSeconds: 30 * 24 * 3600,
+  versionQuietMs: 60_000,
+  versionEveryMs: 10 * 60_000,
+  versionRetentionDays: 90,
   trustProxy: [],
   webhookUrl: null,
   webhookSecret: null,

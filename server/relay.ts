@@ -30,6 +30,7 @@ import { timedStore } from './storage/timed.js'
 import { countedBus } from './cluster/counted.js'
 import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.js'
 import { webhookDeliveriesPath, webhooksApi } from './http/webhooks-api.js'
+import { HistoryRecorder } from './rooms/history.js'
 
 /** What `startRelay` takes: any configuration field, plus the pieces it plugs together. */
 export interface RelayOptions extends Partial<Config> {
@@ -84,7 +85,10 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     clusterHealthy: givenBus ? () => givenBus.healthy : null
   })
   const bus = givenBus ? countedBus(givenBus, metrics) : createLocalBus()
-  const registry = new RoomRegistry(timedStore(store, metrics), bus, { ...config, logger, metrics })
+  const history = store.versions ? new HistoryRecorder(store.versions, { ...config, logger }) : null
+  const registry = new RoomRegistry(timedStore(store, metrics), bus, {
+    ...config, logger, metrics, edits: history ?? undefined, beforeUnload: history ? (room) => history.flush(room) : undefined
+  })
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
   // `sockets`: open sockets, tracked with one shared listener instead of by `wss` with a closure per socket;
   // the heartbeat pings them.
@@ -97,7 +101,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
   const api = tokenApi({ ...config, authority })
   const policy: AdmissionPolicy = { ...config, authority, trustedProxies: TrustedProxies.parse(config.trustProxy) }
-  const documents = documentsApi({ ...config, registry, store, authority, logger, addressOf: (req) => clientAddress(req, policy) })
+  const documents = documentsApi({ ...config, registry, store, history, authority, logger, addressOf: (req) => clientAddress(req, policy) })
   const serveMetrics = metricsEndpoint({ authority, metrics })
   const serveDeliveries = webhooksApi({ authority, outbox: webhookOutbox })
   const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
@@ -233,6 +237,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     server.once('error', (err: NodeJS.ErrnoException) => {
       heartbeat.stop()
       documents.stop()
+      history?.stop()
       reject(err.code === 'EADDRINUSE' ? new PortInUseError(`port ${config.port} on ${config.host} is already in use`) : err)
     })
     server.listen(config.port, config.host, () => resolve())
@@ -266,6 +271,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       await waitForSockets(sockets, config.closeTimeoutMs)
       heartbeat.stop()
       documents.stop()
+      history?.stop()
       metrics.clear()
       server.closeAllConnections()
       await stopped

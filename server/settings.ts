@@ -203,6 +203,9 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
   unloadGraceMs: { group: 'Storage', placeholder: 'MS', help: 'how long an empty document stays in memory', parse: wholeNumber(0, maxTimerMs) },
   unwrittenUnloadGraceMs: { group: 'Storage', placeholder: 'MS', help: 'how long an empty document nobody wrote to stays in memory', parse: wholeNumber(0, maxTimerMs) },
   deletedRetentionSeconds: { group: 'Storage', placeholder: 'SECONDS', help: 'how long a document deleted through the API can be restored before it is purged', parse: wholeNumber(0) },
+  versionQuietMs: { group: 'Storage', placeholder: 'MS', help: 'record a version of a document once its editing has been quiet this long…', parse: wholeNumber(1, maxTimerMs) },
+  versionEveryMs: { group: 'Storage', placeholder: 'MS', help: '…and at least this often while editing goes on', parse: wholeNumber(1, maxTimerMs) },
+  versionRetentionDays: { group: 'Storage', placeholder: 'DAYS', help: 'prune versions older than this, named ones kept', parse: wholeNumber(0) },
 
   authSecret: {
     group: 'Access',

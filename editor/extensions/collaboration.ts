@@ -12,12 +12,13 @@ import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 /**
  * Binds the editor to `text` and publishes this page's cursor in
  * `awareness` (whose `user` field holds `{ name, color }`). Undo and redo
- * (Mod-z, Mod-y, Mod-Shift-z) go through a `Y.UndoManager` that tracks only
- * changes typed here, so they never touch what others wrote.
+ * (Mod-z, Mod-y, Mod-Shift-z) go through `undoManager` (a `Y.UndoManager`
+ * of `text`), which tracks only changes made in this editor, so they never
+ * touch what others wrote.
  */
-export function collaboration (text: Y.Text, awareness: Awareness): Extension {
+export function collaboration (text: Y.Text, awareness: Awareness, undoManager: Y.UndoManager = new Y.UndoManager(text)): Extension {
   return [
     keymap.of(yUndoManagerKeymap),
-    yCollab(text, awareness, { undoManager: new Y.UndoManager(text) })
+    yCollab(text, awareness, { undoManager })
   ]
 }

@@ -62,3 +62,8 @@ export function sendJson (res: ServerResponse, status: number, body: unknown, he
     ...headers
   }).end(text)
 }
+
+/** Throws method-not-allowed unless `method` is one of `allowed`. */
+export function allow (method: string, allowed: readonly string[]): void {
+  if (!allowed.includes(method)) throw new ApiError('method-not-allowed', `use ${allowed.join(' or ')}`, { allow: allowed.join(', ') })
+}

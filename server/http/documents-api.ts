@@ -10,6 +10,7 @@
  *   POST   /api/documents/{name}/restore    undo a delete (operator)
  *   GET    /api/documents/{name}/text       the text, text/plain (read)
  *   PUT    /api/documents/{name}/text       replace the text, text/plain (write)
+ *   …      /api/documents/{name}/versions…  history (`versions-api.ts`)
  *
  * Names are path segments, URL-encoded (`team%2Fnotes`), under the same rule
  * as WebSocket room names. A text replacement goes through the document's
@@ -33,7 +34,9 @@ import { ProtocolError } from '../protocol/errors.js'
 import { applyStoredDocument, textName } from '../protocol/document.js'
 import { CorruptDocumentError, DeletedDocumentError, type DocStore, type DocumentCatalog, type DocumentInfo } from '../storage/store.js'
 import type { Logger } from '../log.js'
-import { ApiError, sendApiError, sendJson } from './api-errors.js'
+import { allow, ApiError, sendApiError, sendJson } from './api-errors.js'
+import { versionsApi } from './versions-api.js'
+import type { HistoryRecorder } from '../rooms/history.js'
 import { openApiDocument } from './openapi.js'
 import type { ApiHandler } from './token-api.js'
 
@@ -51,6 +54,8 @@ export interface DocumentsApiOptions {
   readonly maxMessageBytes: number
   /** How long a deleted document can be restored before it is purged. */
   readonly deletedRetentionSeconds: number
+  /** Records versions on request; null when the store keeps no history. */
+  readonly history: HistoryRecorder | null
 }
 
 /** The running API: its request handler and its purge timer. */
@@ -196,6 +201,14 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
     }
   }
 
+  /** On whose behalf `req` loads a room. */
+  const openerOf = (req: IncomingMessage, grant: AccessGrant | null): RoomOpener => {
+    const token = bearerToken(req.headers.authorization)
+    return { address: options.addressOf(req), tokenId: grant && token ? token.slice(token.lastIndexOf('.') + 1) : null }
+  }
+
+  const versions = versionsApi(options)
+
   const writeText = async (req: IncomingMessage, res: ServerResponse, name: string, grant: AccessGrant | null): Promise<void> => {
     const type = req.headers['content-type']
     if (type !== undefined && !/^text\/plain(\s*;|$)/i.test(type)) throw new ApiError('bad-request', 'the body must be text/plain (UTF-8)')
@@ -206,12 +219,7 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
     } catch {
       throw new ApiError('bad-request', 'the body is not valid UTF-8')
     }
-    const token = bearerToken(req.headers.authorization)
-    const opener: RoomOpener = {
-      address: options.addressOf(req),
-      tokenId: grant && token ? token.slice(token.lastIndexOf('.') + 1) : null
-    }
-    const changed = await registry.replaceText(name, text, opener)
+    const changed = await registry.replaceText(name, text, openerOf(req, grant))
     sendJson(res, 200, { name, changed })
   }
 
@@ -244,6 +252,21 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
       return
     }
     const parts = path.slice(collectionPath.length + 1).split('/')
+    if (parts.length >= 2 && parts[1] === 'versions') {
+      const grant = await authenticate(req)
+      const name = documentName(parts[0], options.maxRoomNameLength)
+      await versions({
+        req,
+        res,
+        name,
+        rest: parts.slice(2),
+        authorize: (access) => authorize(grant, access, name),
+        describe: () => describe(name),
+        body: (maxBytes) => readBody(req, maxBytes),
+        opener: openerOf(req, grant)
+      })
+      return
+    }
     const action = parts.length === 1 ? '' : parts.length === 2 ? parts[1] : null
     if (action === null || !['', 'text', 'restore'].includes(action)) throw new ApiError('not-found', 'no such endpoint')
     if (action === '') allow(method, ['GET', 'DELETE'])
@@ -290,11 +313,6 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
   }
 
   return { handle, stop: () => clearInterval(timer) }
-}
-
-/** Throws method-not-allowed unless `method` is one of `allowed`. */
-function allow (method: string, allowed: readonly string[]): void {
-  if (!allowed.includes(method)) throw new ApiError('method-not-allowed', `use ${allowed.join(' or ')}`, { allow: allowed.join(', ') })
 }
 
 /** The document name in an encoded path segment; bad-request when it breaks the room-name rule. */

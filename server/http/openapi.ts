@@ -1,6 +1,6 @@
 /**
  * The document API's contract as an OpenAPI 3.1 document, served at
- * `/api/openapi.json`. Written next to the routes in `documents-api.ts`;
+ * `/api/openapi.json`. Written next to the routes in `documents-api.ts` and `versions-api.ts`;
  * the integration test checks that every route is listed here.
  */
 import { apiErrorStatus, type ApiErrorCode } from './api-errors.js'
@@ -18,6 +18,14 @@ const nameParameter = {
   required: true,
   description: 'The document name, URL-encoded as one path segment (`team%2Fnotes`): letters, digits, space and `- _ . ~ : @ + /`, at most `--max-room-name-length` characters.',
   schema: { type: 'string', minLength: 1 }
+}
+
+const versionParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'A version id, as listed.',
+  schema: { type: 'integer', minimum: 1 }
 }
 
 const authErrors = {
@@ -70,6 +78,17 @@ export const openApiDocument = {
           changedAt: { type: ['string', 'null'], format: 'date-time', description: 'When an update was last stored; null when the store does not know (written by an earlier version).' },
           deletedAt: { type: ['string', 'null'], format: 'date-time', description: 'When it was deleted (only listings show deleted documents); null otherwise.' },
           connections: { type: 'integer', description: 'People connected to this document through the process that answered.' }
+        }
+      },
+      Version: {
+        type: 'object',
+        required: ['id', 'createdAt', 'name', 'seq', 'authors'],
+        properties: {
+          id: { type: 'integer', description: 'Increasing per document.' },
+          createdAt: { type: 'string', format: 'date-time' },
+          name: { type: ['string', 'null'], description: 'Given when the version was recorded on request; null for versions recorded after editing went quiet.' },
+          seq: { type: 'integer', description: 'The document\'s update sequence number the version covers.' },
+          authors: { type: 'array', items: { type: 'string' }, description: 'Display names of the people who edited since the version before (as far as this server knows them).' }
         }
       }
     }
@@ -178,6 +197,68 @@ export const openApiDocument = {
           413: errorResponse('`too-large`: the body is over --max-message-bytes, or the document would pass its size budget.'),
           422: errorResponse('`content-refused`: the text holds embedded content that cannot be replaced as plain text.'),
           503: errorResponse('`unavailable`: the document is damaged, being reloaded, or the server is at its room limit or shutting down; try again.')
+        }
+      }
+    },
+    '/api/documents/{name}/versions': {
+      parameters: [nameParameter],
+      get: {
+        operationId: 'listVersions',
+        summary: 'The document\'s versions, oldest first: recorded once editing goes quiet (--version-quiet-ms), at least every --version-every-ms of editing, and on request. ' +
+          'Unnamed versions older than --version-retention-days are pruned. Read token.',
+        responses: {
+          200: {
+            description: 'The versions.',
+            content: { 'application/json': { schema: { type: 'object', required: ['versions'], properties: { versions: { type: 'array', items: { $ref: '#/components/schemas/Version' } } } } } }
+          },
+          ...documentErrors
+        }
+      },
+      post: {
+        operationId: 'createVersion',
+        summary: 'Record the document as it is now as a named version (names the newest version instead when nothing changed since it). Write token.',
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 200 } } } } }
+        },
+        responses: {
+          201: { description: 'Recorded.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Version' } } } },
+          ...documentErrors,
+          400: errorResponse('`bad-request`: a bad document name, or a body that is not `{ "name": "…" }` with 1 to 200 characters.'),
+          409: errorResponse('`conflict`: another process recorded a newer version meanwhile; try again.')
+        }
+      }
+    },
+    '/api/documents/{name}/versions/{id}/text': {
+      parameters: [nameParameter, versionParameter],
+      get: {
+        operationId: 'getVersionText',
+        summary: 'The text of one version. Read token.',
+        responses: { 200: { description: 'The text.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...documentErrors, 404: errorResponse('`not-found`: no such document or version.') }
+      }
+    },
+    '/api/documents/{name}/versions/{id}/restore': {
+      parameters: [nameParameter, versionParameter],
+      post: {
+        operationId: 'restoreVersion',
+        summary: 'Make the text that of the version, as one forward edit (like PUT …/text): people editing see it at once, and the history keeps what was there. Write token.',
+        responses: {
+          200: {
+            description: 'Stored.',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['name', 'version', 'changed'],
+                  properties: { name: { type: 'string' }, version: { type: 'integer' }, changed: { type: 'boolean', description: 'False when the text was already the version\'s.' } }
+                }
+              }
+            }
+          },
+          ...documentErrors,
+          404: errorResponse('`not-found`: no such document or version.'),
+          413: errorResponse('`too-large`: the edit would pass the document\'s size budget.'),
+          503: errorResponse('`unavailable`: the document is being reloaded, or the server is at its room limit or shutting down; try again.')
         }
       }
     }

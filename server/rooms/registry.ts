@@ -31,6 +31,8 @@ export interface RegistryOptions extends RoomOptions {
   readonly maxRoomsPerAddress: number
   /** Most rooms loaded on behalf of one access token. */
   readonly maxRoomsPerToken: number
+  /** Called once a room's writes settled, before it unloads; must not reject. Defaults to nothing. */
+  readonly beforeUnload?: (room: Room) => Promise<void>
 }
 
 /** On whose behalf a room is loaded: the first connection that asked for it. */
@@ -268,6 +270,7 @@ export class RoomRegistry {
         room.seal()
         if (ending.compact) await room.compact()
         await room.whenDurable()
+        await this.options.beforeUnload?.(room)
         room.destroy(ending.code, ending.reason)
         // Before `unloading` forgets the room, so no new load of it can start in between.
         this.bus.unsubscribe(room.name)

@@ -98,11 +98,22 @@ export interface RoomMetrics {
   compacted (): void
 }
 
+/** Who hears of every change to a room's document (the history recorder). */
+export interface RoomEdits {
+  /**
+   * The document of `room` changed: by a client of this process named
+   * `author`, or by someone unnamed (another process, the document API).
+   */
+  edited (room: Room, author: string | null): void
+}
+
 /** Room behaviour that comes from configuration. */
 export interface RoomOptions extends DocumentBudget, PresenceLimits, StoredLogLimits {
   readonly logger: Logger
   /** Defaults to reporting nothing. */
   readonly metrics?: RoomMetrics
+  /** Defaults to telling no one. */
+  readonly edits?: RoomEdits
 }
 
 /** What the room keeps per connection. */
@@ -208,6 +219,16 @@ export class Room {
   /** Whether a client changed the document since the room loaded. */
   get written (): boolean {
     return this.changedSinceLoad
+  }
+
+  /**
+   * The sequence number the document holds every stored update up to, and
+   * nothing beyond: null while it holds more (an update of this process not
+   * yet durable, one of another process above a gap) or is being rebuilt.
+   */
+  get committedSeq (): number | null {
+    if (this.held || this.failed || this.position.hasGap || !this.outbox.idle) return null
+    return this.position.seq
   }
 
   /** Items the document holds, as counted for `maxDocumentItems` (an upper bound). */
@@ -518,6 +539,19 @@ export class Room {
       }, (err) => this.fail(err, 'storage failure'))
       .catch((err) => this.fail(err, 'internal error'))
     this.outbox.send(raw ?? encodeUpdate(update), { allBut: connection })
+    this.options.edits?.edited(this, connection === null ? null : this.authorName(connection))
+  }
+
+  /** The name `connection` edits under: the one its token fixes, else the one its presence shows. */
+  private authorName (connection: RoomConnection): string | null {
+    if (connection.displayName !== null) return connection.displayName
+    for (const entry of this.presence.present((owner) => owner === connection)) {
+      try {
+        const name = (JSON.parse(entry.state as string) as { user?: { name?: unknown } }).user?.name
+        if (typeof name === 'string' && name !== '') return name
+      } catch {}
+    }
+    return null
   }
 
   private receiveAwareness (connection: RoomConnection, message: Uint8Array, raw: Uint8Array): void {
@@ -591,6 +625,7 @@ export class Room {
     if (changes.length === 0) return
     this.syncAnswers.clear()
     for (const change of changes) this.outbox.send(encodeUpdate(change), { allBut: null })
+    this.options.edits?.edited(this, null)
   }
 
   private scheduleCatchUp (delayMs: number): void {

@@ -1,6 +1,7 @@
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { memoryWebhooks } from './memory-webhooks.js'
 import type { WebhookRecording } from './webhook-outbox.js'
+import { createMemoryVersions } from './versions.js'
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
@@ -24,6 +25,7 @@ interface MemoryDocument {
 export function createMemoryStore (options: { readonly webhooks?: WebhookRecording } = {}): DocStore {
   const docs = new Map<string, MemoryDocument>()
   const webhooks = options.webhooks ? memoryWebhooks(options.webhooks) : null
+  const versions = createMemoryVersions()
   let closed = false
   const refuse = (): Promise<never> => Promise.reject(new Error('store is closed'))
   const names = (): string[] => [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
@@ -107,11 +109,13 @@ export function createMemoryStore (options: { readonly webhooks?: WebhookRecordi
           const deletedAtMs = docs.get(name)?.deletedAtMs ?? null
           if (deletedAtMs === null || deletedAtMs >= deletedBeforeMs) continue
           docs.delete(name)
+          versions.forget(name)
           purged.push(name)
         }
         return purged
       }
     },
+    versions,
     async close () {
       closed = true
     }

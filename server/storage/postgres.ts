@@ -17,6 +17,8 @@
  * - `coedit_snapshots (doc, data, version, covers)`: the last compaction;
  *   `version` grows by one per replace, `covers` is the highest `doc_seq`
  *   any compaction of the document removed.
+ * - `coedit_versions`: the documents' history (`versions-postgres.ts`),
+ *   which compaction never touches; a purge removes it.
  *
  * The database failing never takes the process down: every connection has
  * an 'error' listener for its whole life, and a lost or timed-out connection
@@ -31,6 +33,7 @@ import { createGroupCommit, type GroupLimits, type Write } from './group-commit.
 import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
 import { createWebhookTables, postgresWebhooks } from './postgres-webhooks.js'
 import type { WebhookRecording } from './webhook-outbox.js'
+import { postgresVersions, upgradeVersionsSchema } from './versions-postgres.js'
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions extends GroupLimits {
@@ -87,6 +90,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
     await setup.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${prefix}-schema`])
     await upgradeSchema(setup, prefix)
     if (options.webhooks) await createWebhookTables(setup, prefix)
+    await upgradeVersionsSchema(setup, prefix)
     await setup.query('COMMIT')
     setup.release()
   } catch (err) {
@@ -305,13 +309,15 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
                SELECT doc FROM ${documents} WHERE deleted_at < $1 AND ($3::text IS NULL OR doc = $3) ORDER BY deleted_at LIMIT $2)
              RETURNING doc),
            logs AS (DELETE FROM ${updates} WHERE doc IN (SELECT doc FROM purged)),
-           snaps AS (DELETE FROM ${snapshots} WHERE doc IN (SELECT doc FROM purged))
+           snaps AS (DELETE FROM ${snapshots} WHERE doc IN (SELECT doc FROM purged)),
+           history AS (DELETE FROM ${prefix}_versions WHERE doc IN (SELECT doc FROM purged))
            SELECT doc FROM purged`, [deletedBeforeMs, limit, only ?? null])
         const names = result.rows.map((row) => row.doc as string)
         for (const name of names) known.forget(name)
         return names
       }
     },
+    versions: postgresVersions(pool, prefix),
     async close () {
       if (closed) return
       closed = true

@@ -23,6 +23,7 @@ import { createGroupCommit, type GroupLimits, type Write } from './group-commit.
 import { KnownRows } from './known-rows.js'
 import { sqliteWebhooks } from './sqlite-webhooks.js'
 import type { WebhookRecording } from './webhook-outbox.js'
+import { openSqliteVersions } from './versions-sqlite.js'
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions extends GroupLimits {
@@ -47,6 +48,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`)
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 250))}`)
   upgradeSchema(db)
+  const versions = openSqliteVersions(db)
 
   const bumpSeq = db.prepare(
     'INSERT INTO documents (doc, seq, changed_at) VALUES (?, 1, ?) ON CONFLICT (doc) DO UPDATE SET seq = seq + 1, changed_at = excluded.changed_at RETURNING seq').pluck()
@@ -86,7 +88,8 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   const purgeRows = [
     db.prepare('DELETE FROM updates WHERE doc = ?'),
     db.prepare('DELETE FROM snapshots WHERE doc = ?'),
-    db.prepare('DELETE FROM documents WHERE doc = ?')
+    db.prepare('DELETE FROM documents WHERE doc = ?'),
+    db.prepare('DELETE FROM versions WHERE doc = ?')
   ]
   // The webhook event of a deletion or restore commits with it.
   const markDeletedRecorded = db.transaction((name: string, atMs: number): boolean => {
@@ -211,6 +214,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
         return names
       }
     },
+    versions,
     async close () {
       if (!db.open) return
       await writes.close()

@@ -4,6 +4,8 @@
  */
 import type { WebhookOutbox } from './webhook-outbox.js'
 
+import type { VersionStore } from './versions.js'
+
 /**
  * A document as stored, or the part of it a reader lacks: an optional
  * snapshot followed by updates.
@@ -94,6 +96,8 @@ export interface DocStore {
   readonly catalog?: DocumentCatalog
   /** Events for webhooks, recorded with the changes that cause them; present when the store was opened with webhooks on. */
   readonly webhooks?: WebhookOutbox
+  /** The documents' history (`versions.ts`), kept apart from their logs; every store of coedit has one. */
+  readonly versions?: VersionStore
 }
 
 /** What the catalog tells about one stored document. */

@@ -105,13 +105,20 @@ export async function editorText (page: Page): Promise<string> {
 }
 
 /**
- * Waits until the editor in `page` shows exactly `text`. The check is a
- * function: Playwright evaluates it once and calls it on every poll, where
- * the page's Content-Security-Policy (no 'unsafe-eval') forbids evaluating
- * a string again.
+ * Waits until the editor in `page` shows exactly `text` (for up to
+ * `timeoutMs`), polling from here: the page's Content-Security-Policy (no
+ * 'unsafe-eval') keeps Playwright from re-evaluating a predicate given as a
+ * string inside the page, and a string that evaluates to a function would
+ * count as true at once.
  */
-export async function waitForText (page: Page, text: string): Promise<void> {
-  await page.waitForFunction(`() => ${readEditorText} === ${JSON.stringify(text)}`)
+export async function waitForText (page: Page, text: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let shown = await editorText(page)
+  while (shown !== text) {
+    if (Date.now() > deadline) throw new Error(`the editor shows ${JSON.stringify(shown)}, not ${JSON.stringify(text)}, after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    shown = await editorText(page)
+  }
 }
 
 /** The text of document `name` as durably stored in `store`. */

@@ -130,8 +130,8 @@ describe('reconnecting', () => {
     await onPhone.screenshot({ path: new URL('offline-retry-phone.png', artifacts).pathname })
 
     const second = await startEditorRelay({ store, port: first.port })
-    // From the keyboard: the button follows "Copy link" in the tab order.
-    await page.getByTestId('share').focus()
+    // From the keyboard: the button follows "History" in the tab order.
+    await page.getByTestId('history').focus()
     await page.keyboard.press('Tab')
     expect(await page.evaluate('document.activeElement.dataset.testid')).toBe('retry')
     await page.keyboard.press('Enter')

@@ -340,7 +340,11 @@ it('serves an OpenAPI 3.1 document that lists every route and error code', async
     'GET /api/documents',
     'GET /api/documents/{name}',
     'GET /api/documents/{name}/text',
+    'GET /api/documents/{name}/versions',
+    'GET /api/documents/{name}/versions/{id}/text',
     'POST /api/documents/{name}/restore',
+    'POST /api/documents/{name}/versions',
+    'POST /api/documents/{name}/versions/{id}/restore',
     'PUT /api/documents/{name}/text'
   ])
   expect(spec.components.schemas.Error.properties.error.properties.code.enum.sort()).toEqual(Object.keys(apiErrorStatus).sort())
