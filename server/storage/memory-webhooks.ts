@@ -4,12 +4,13 @@
  * gone with the process like the documents.
  */
 import { randomUUID } from 'node:crypto'
-import type { OutboxEvent, WebhookEventType, WebhookOutbox, WebhookRecording } from './webhook-outbox.js'
+import { versionCreatedData, type OutboxEvent, type WebhookEventType, type WebhookOutbox, type WebhookRecording } from './webhook-outbox.js'
+import type { VersionInfo } from './versions.js'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 interface Entry extends Mutable<OutboxEvent> {
-  data: Record<string, number>
+  data: Record<string, unknown>
   sealed: boolean
   leaseUntilMs: number
 }
@@ -20,6 +21,8 @@ export interface MemoryWebhooks {
   recordAppend (name: string, seq: number): void
   /** Records `document.deleted` (at `atMs`) or `document.restored`. */
   recordCatalog (name: string, type: 'document.deleted' | 'document.restored', atMs: number): void
+  /** Records `version.created` for `version`, just stored. */
+  recordVersion (name: string, version: VersionInfo): void
   readonly outbox: WebhookOutbox
 }
 
@@ -30,7 +33,7 @@ export function memoryWebhooks (recording: WebhookRecording): MemoryWebhooks {
   const sequences = new Map<string, number>()
   const find = (id: string): Entry | undefined => events.find((event) => event.id === id)
 
-  const record = (name: string, type: WebhookEventType, now: number, data: Record<string, number>, due: number): void => {
+  const record = (name: string, type: WebhookEventType, now: number, data: Record<string, unknown>, due: number): void => {
     const sequence = (sequences.get(name) ?? 0) + 1
     sequences.set(name, sequence)
     events.push({
@@ -48,7 +51,7 @@ export function memoryWebhooks (recording: WebhookRecording): MemoryWebhooks {
       const latest = sequences.get(name)
       const open = events.find((event) => event.document === name && event.sequence === latest)
       if (open && open.type === 'document.changed' && !open.sealed && open.state === 'pending') {
-        open.data.to = Math.max(open.data.to, seq)
+        open.data.to = Math.max(open.data.to as number, seq)
         return
       }
       const now = Date.now()
@@ -56,6 +59,10 @@ export function memoryWebhooks (recording: WebhookRecording): MemoryWebhooks {
     },
     recordCatalog (name, type, atMs) {
       record(name, type, atMs, type === 'document.deleted' ? { deletedAtMs: atMs } : {}, atMs)
+    },
+    recordVersion (name, version) {
+      const now = Date.now()
+      record(name, 'version.created', now, { ...versionCreatedData(version) }, now)
     },
     outbox: {
       async claim (nowMs, limit, leaseUntilMs) {

@@ -12,7 +12,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
-import { appendedRanges, outboxEvent, type OutboxRow, type WebhookOutbox, type WebhookRecording } from './webhook-outbox.js'
+import { appendedRanges, outboxEvent, versionCreatedData, type OutboxRow, type WebhookOutbox, type WebhookRecording } from './webhook-outbox.js'
+import type { VersionInfo } from './versions.js'
 
 /** What the PostgreSQL store calls, inside its transactions. */
 export interface PostgresWebhooks {
@@ -20,6 +21,8 @@ export interface PostgresWebhooks {
   recordAppends (client: pg.ClientBase, appends: ReadonlyArray<{ readonly name: string, readonly seq: number }>): Promise<void>
   /** Records `document.deleted` (at `atMs`) or `document.restored`. */
   recordCatalog (client: pg.ClientBase, name: string, type: 'document.deleted' | 'document.restored', atMs: number): Promise<void>
+  /** Records `version.created` for `version`, just stored. */
+  recordVersion (client: pg.ClientBase, name: string, version: VersionInfo): Promise<void>
   readonly outbox: WebhookOutbox
 }
 
@@ -34,6 +37,7 @@ export async function createWebhookTables (client: pg.ClientBase, prefix: string
     seq_from BIGINT,
     seq_to BIGINT,
     deleted_at BIGINT,
+    version TEXT,
     sealed BOOLEAN NOT NULL DEFAULT false,
     state TEXT NOT NULL DEFAULT 'pending',
     due_at BIGINT NOT NULL,
@@ -50,13 +54,13 @@ export function postgresWebhooks (pool: pg.Pool, prefix: string, recording: Webh
   const outbox = `${prefix}_webhook_outbox`
   const sequences = `${prefix}_webhook_sequences`
 
-  const record = async (client: pg.ClientBase, name: string, type: string, now: number, from: number | null, to: number | null, deletedAt: number | null, due: number): Promise<void> => {
+  const record = async (client: pg.ClientBase, name: string, type: string, now: number, from: number | null, to: number | null, deletedAt: number | null, version: string | null, due: number): Promise<void> => {
     await client.query(
       `WITH taken AS (
          INSERT INTO ${sequences} (doc, sequence) VALUES ($2, 1) ON CONFLICT (doc) DO UPDATE SET sequence = ${sequences}.sequence + 1 RETURNING sequence)
-       INSERT INTO ${outbox} (id, doc, sequence, type, created_at, seq_from, seq_to, deleted_at, due_at)
-       SELECT $1, $2, taken.sequence, $3, $4, $5, $6, $7, $8 FROM taken`,
-      [randomUUID(), name, type, now, from, to, deletedAt, due])
+       INSERT INTO ${outbox} (id, doc, sequence, type, created_at, seq_from, seq_to, deleted_at, version, due_at)
+       SELECT $1, $2, taken.sequence, $3, $4, $5, $6, $7, $8, $9 FROM taken`,
+      [randomUUID(), name, type, now, from, to, deletedAt, version, due])
   }
 
   return {
@@ -83,7 +87,11 @@ export function postgresWebhooks (pool: pg.Pool, prefix: string, recording: Webh
         [[...ranges.keys()], [...ranges.values()].map((range) => range.from), [...ranges.values()].map((range) => range.to), now, now + recording.debounceMs])
     },
     async recordCatalog (client, name, type, atMs) {
-      await record(client, name, type, atMs, null, null, type === 'document.deleted' ? atMs : null, atMs)
+      await record(client, name, type, atMs, null, null, type === 'document.deleted' ? atMs : null, null, atMs)
+    },
+    async recordVersion (client, name, version) {
+      const now = Date.now()
+      await record(client, name, 'version.created', now, null, null, null, JSON.stringify(versionCreatedData(version)), now)
     },
     outbox: {
       async claim (nowMs, limit, leaseUntilMs) {

@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
-import { appendedRanges, outboxEvent, type OutboxRow, type WebhookOutbox, type WebhookRecording } from './webhook-outbox.js'
+import { appendedRanges, outboxEvent, versionCreatedData, type OutboxRow, type WebhookOutbox, type WebhookRecording } from './webhook-outbox.js'
+import type { VersionInfo } from './versions.js'
 
 /** What the SQLite store calls, inside its transactions. */
 export interface SqliteWebhooks {
@@ -14,6 +15,8 @@ export interface SqliteWebhooks {
   recordAppends (appends: ReadonlyArray<{ readonly name: string, readonly seq: number }>): void
   /** Records `document.deleted` (at `atMs`) or `document.restored`. */
   recordCatalog (name: string, type: 'document.deleted' | 'document.restored', atMs: number): void
+  /** Records `version.created` for `version`, just stored. */
+  recordVersion (name: string, version: VersionInfo): void
   readonly outbox: WebhookOutbox
 }
 
@@ -32,6 +35,7 @@ export function sqliteWebhooks (db: Database.Database, recording: WebhookRecordi
       seq_from INTEGER,
       seq_to INTEGER,
       deleted_at INTEGER,
+      version TEXT,
       sealed INTEGER NOT NULL DEFAULT 0,
       state TEXT NOT NULL DEFAULT 'pending',
       due_at INTEGER NOT NULL,
@@ -52,8 +56,8 @@ export function sqliteWebhooks (db: Database.Database, recording: WebhookRecordi
      WHERE doc = @name AND type = 'document.changed' AND sealed = 0 AND state = 'pending'
        AND sequence = (SELECT sequence FROM webhook_sequences WHERE doc = @name)`)
   const insert = db.prepare(
-    `INSERT INTO webhook_outbox (id, doc, sequence, type, created_at, seq_from, seq_to, deleted_at, due_at)
-     VALUES (@id, @name, @sequence, @type, @now, @from, @to, @deletedAt, @due)`)
+    `INSERT INTO webhook_outbox (id, doc, sequence, type, created_at, seq_from, seq_to, deleted_at, version, due_at)
+     VALUES (@id, @name, @sequence, @type, @now, @from, @to, @deletedAt, @version, @due)`)
   const heads = db.prepare(
     `SELECT id FROM webhook_outbox AS o WHERE state = 'pending' AND due_at <= @now AND lease_until < @now
        AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p WHERE p.doc = o.doc AND p.state = 'pending' AND p.sequence < o.sequence)
@@ -68,20 +72,24 @@ export function sqliteWebhooks (db: Database.Database, recording: WebhookRecordi
   const claim = db.transaction((now: number, limit: number, leaseUntil: number) =>
     (heads.all({ now, limit }) as string[]).map((id) => outboxEvent(seal.get(leaseUntil, id) as OutboxRow)))
 
-  const record = (name: string, type: string, now: number, from: number | null, to: number | null, deletedAt: number | null, due: number): void => {
+  const record = (name: string, type: string, now: number, from: number | null, to: number | null, deletedAt: number | null, version: string | null, due: number): void => {
     const sequence = nextSequence.get(name) as number
-    insert.run({ id: randomUUID(), name, sequence, type, now, from, to, deletedAt, due })
+    insert.run({ id: randomUUID(), name, sequence, type, now, from, to, deletedAt, version, due })
   }
 
   return {
     recordAppends (appends) {
       const now = Date.now()
       for (const [name, { from, to }] of appendedRanges(appends)) {
-        if (widen.run({ name, to }).changes === 0) record(name, 'document.changed', now, from, to, null, now + recording.debounceMs)
+        if (widen.run({ name, to }).changes === 0) record(name, 'document.changed', now, from, to, null, null, now + recording.debounceMs)
       }
     },
     recordCatalog (name, type, atMs) {
-      record(name, type, atMs, null, null, type === 'document.deleted' ? atMs : null, atMs)
+      record(name, type, atMs, null, null, type === 'document.deleted' ? atMs : null, null, atMs)
+    },
+    recordVersion (name, version) {
+      const now = Date.now()
+      record(name, 'version.created', now, null, null, null, JSON.stringify(versionCreatedData(version)), now)
     },
     outbox: {
       async claim (nowMs, limit, leaseUntilMs) {

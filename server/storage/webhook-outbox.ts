@@ -12,9 +12,18 @@
  * of adding events. A sealed event never changes, so every attempt sends
  * the same body.
  */
+import type { VersionInfo } from './versions.js'
 
 /** What happened to a document. */
-export type WebhookEventType = 'document.changed' | 'document.deleted' | 'document.restored'
+export type WebhookEventType = 'document.changed' | 'document.deleted' | 'document.restored' | 'version.created'
+
+/** The data of a `version.created` event: the stored version (see `VersionInfo`). */
+export interface VersionCreatedData {
+  readonly version: number
+  readonly name: string | null
+  readonly seq: number
+  readonly authors: readonly string[]
+}
 
 /** One recorded event, pending delivery or failed. */
 export interface OutboxEvent {
@@ -28,9 +37,10 @@ export interface OutboxEvent {
   readonly createdAtMs: number
   /**
    * For `document.changed`, the document's update sequence numbers it
-   * covers (`from` to `to`, inclusive); for `document.deleted`, `deletedAtMs`.
+   * covers (`from` to `to`, inclusive); for `document.deleted`, `deletedAtMs`;
+   * for `version.created`, the version (`VersionCreatedData`).
    */
-  readonly data: Readonly<Record<string, number>>
+  readonly data: Readonly<Record<string, unknown>>
   /** Delivery attempts made so far. */
   readonly attempts: number
   /** When the first attempt was made; null before it. */
@@ -81,6 +91,8 @@ export interface OutboxRow {
   seq_from: number | string | null
   seq_to: number | string | null
   deleted_at: number | string | null
+  /** The data of a `version.created` event, as JSON. */
+  version: string | null
   attempts: number | string
   first_attempt_at: number | string | null
   due_at: number | string
@@ -93,12 +105,13 @@ const optionalNumber = (value: number | string | null): number | null => value =
 /** An outbox row as an `OutboxEvent`. */
 export function outboxEvent (row: OutboxRow): OutboxEvent {
   const type = row.type as WebhookEventType
-  const data: Record<string, number> = {}
+  let data: Record<string, unknown> = {}
   if (type === 'document.changed') {
-    data.from = Number(row.seq_from)
-    data.to = Number(row.seq_to)
+    data = { from: Number(row.seq_from), to: Number(row.seq_to) }
   } else if (type === 'document.deleted') {
-    data.deletedAtMs = Number(row.deleted_at)
+    data = { deletedAtMs: Number(row.deleted_at) }
+  } else if (type === 'version.created') {
+    data = JSON.parse(row.version ?? '{}') as Record<string, unknown>
   }
   return {
     id: row.id,
@@ -128,4 +141,9 @@ export function appendedRanges (appends: ReadonlyArray<{ readonly name: string, 
     }
   }
   return ranges
+}
+
+/** The data of the `version.created` event of `version`. */
+export function versionCreatedData (version: VersionInfo): VersionCreatedData {
+  return { version: version.id, name: version.name, seq: version.seq, authors: [...version.authors] }
 }
