@@ -25,7 +25,7 @@ interface MemoryDocument {
 export function createMemoryStore (options: { readonly webhooks?: WebhookRecording } = {}): DocStore {
   const docs = new Map<string, MemoryDocument>()
   const webhooks = options.webhooks ? memoryWebhooks(options.webhooks) : null
-  const versions = createMemoryVersions()
+  const versions = createMemoryVersions(webhooks ? (name, version) => webhooks.recordVersion(name, version) : undefined)
   let closed = false
   const refuse = (): Promise<never> => Promise.reject(new Error('store is closed'))
   const names = (): string[] => [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))

@@ -31,9 +31,9 @@ import pg from 'pg'
 import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocument } from './store.js'
 import { createGroupCommit, type GroupLimits, type Write } from './group-commit.js'
 import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
-import { createWebhookTables, postgresWebhooks } from './postgres-webhooks.js'
+import { createWebhookTables, postgresWebhooks, type PostgresWebhooks } from './postgres-webhooks.js'
 import type { WebhookRecording } from './webhook-outbox.js'
-import { postgresVersions, upgradeVersionsSchema } from './versions-postgres.js'
+import { postgresVersions, upgradeVersionsSchema, type OnPostgresVersionCreated } from './versions-postgres.js'
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions extends GroupLimits {
@@ -203,6 +203,17 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   let closed = false
 
   /**
+   * A new version's `version.created`, in the version's transaction. It
+   * first takes the document's counter row, as appends, deletions and
+   * restores do, so the document's events number in commit order and an
+   * append committing after the version opens a changed event after it.
+   */
+  const recordVersionCreated = (recording: PostgresWebhooks): OnPostgresVersionCreated => async (client, name, version) => {
+    await client.query(`SELECT 1 FROM ${documents} WHERE doc = $1 FOR UPDATE`, [name])
+    await recording.recordVersion(client, name, version)
+  }
+
+  /**
    * Runs `change` (one statement on the document's counter row), and when it
    * changed a row and webhooks are on, records event `type` in the same
    * transaction. Resolves to whether it changed a row.
@@ -317,7 +328,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
         return names
       }
     },
-    versions: postgresVersions(pool, prefix),
+    versions: postgresVersions(pool, prefix, webhooks ? recordVersionCreated(webhooks) : undefined),
     async close () {
       if (closed) return
       closed = true

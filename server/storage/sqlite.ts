@@ -48,7 +48,6 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
   db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`)
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 250))}`)
   upgradeSchema(db)
-  const versions = openSqliteVersions(db)
 
   const bumpSeq = db.prepare(
     'INSERT INTO documents (doc, seq, changed_at) VALUES (?, 1, ?) ON CONFLICT (doc) DO UPDATE SET seq = seq + 1, changed_at = excluded.changed_at RETURNING seq').pluck()
@@ -67,6 +66,8 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
 
   const known = new KnownRows()
   const webhooks = options.webhooks ? sqliteWebhooks(db, options.webhooks) : null
+  // A new version's webhook event commits with it.
+  const versions = openSqliteVersions(db, webhooks ? (name, version) => webhooks.recordVersion(name, version) : undefined)
 
   // Stored bytes and times of the documents named by `names` (a subquery), in name order.
   const describeNames = (names: string): string => `

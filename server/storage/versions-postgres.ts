@@ -7,6 +7,9 @@
 import type pg from 'pg'
 import { mergeVersionUpdates, prunable, sameState, versionUpdate, type VersionInfo, type VersionStore } from './versions.js'
 
+/** `OnVersionCreated` for PostgreSQL: runs with the client of the transaction that inserts the version. */
+export type OnPostgresVersionCreated = (client: pg.PoolClient, document: string, version: VersionInfo) => Promise<void>
+
 interface Row {
   id: string
   created_at: string
@@ -29,8 +32,11 @@ export async function upgradeVersionsSchema (client: pg.PoolClient, prefix: stri
   await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${versions}_by_seq ON ${versions} (doc, seq)`)
 }
 
-/** The versions of the tables `${prefix}_…` that `upgradeVersionsSchema` created. */
-export function postgresVersions (pool: pg.Pool, prefix: string): VersionStore {
+/**
+ * The versions of the tables `${prefix}_…` that `upgradeVersionsSchema`
+ * created; `onCreated` runs in the transaction that inserts each new version.
+ */
+export function postgresVersions (pool: pg.Pool, prefix: string, onCreated?: OnPostgresVersionCreated): VersionStore {
   const versions = `${prefix}_versions`
   const locked = async <T>(document: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect()
@@ -62,7 +68,9 @@ export function postgresVersions (pool: pg.Pool, prefix: string): VersionStore {
           `INSERT INTO ${versions} (doc, id, created_at, name, seq, authors, state_vector, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
           [document, id, capture.createdAtMs, capture.name, capture.seq, capture.authors, asBuffer(capture.stateVector),
             asBuffer(versionUpdate(capture, last?.state_vector ?? null))])
-        return { id, createdAtMs: capture.createdAtMs, name: capture.name, seq: capture.seq, authors: [...capture.authors] }
+        const created: VersionInfo = { id, createdAtMs: capture.createdAtMs, name: capture.name, seq: capture.seq, authors: [...capture.authors] }
+        await onCreated?.(client, document, created)
+        return created
       })
     },
     async list (document) {

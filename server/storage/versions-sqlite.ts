@@ -5,7 +5,7 @@
  * transaction, so another process writing the file cannot interleave.
  */
 import type Database from 'better-sqlite3'
-import { mergeVersionUpdates, prunable, sameState, versionUpdate, type VersionInfo, type VersionStore } from './versions.js'
+import { mergeVersionUpdates, prunable, sameState, versionUpdate, type OnVersionCreated, type VersionInfo, type VersionStore } from './versions.js'
 
 interface Row {
   id: number
@@ -19,8 +19,11 @@ interface Row {
 
 const info = (row: Row): VersionInfo => ({ id: row.id, createdAtMs: row.created_at, name: row.name, seq: row.seq, authors: JSON.parse(row.authors) as string[] })
 
-/** Creates the versions table if missing and returns the versions of `db`. */
-export function openSqliteVersions (db: Database.Database): VersionStore {
+/**
+ * Creates the versions table if missing and returns the versions of `db`;
+ * `onCreated` runs in the transaction that inserts each new version.
+ */
+export function openSqliteVersions (db: Database.Database, onCreated?: OnVersionCreated): VersionStore {
   db.exec(`
     CREATE TABLE IF NOT EXISTS versions (
       doc TEXT NOT NULL,
@@ -66,7 +69,9 @@ export function openSqliteVersions (db: Database.Database): VersionStore {
       stateVector: capture.stateVector,
       data: versionUpdate(capture, last?.state_vector ?? null)
     })
-    return { id, createdAtMs: capture.createdAtMs, name: capture.name, seq: capture.seq, authors: [...capture.authors] }
+    const created: VersionInfo = { id, createdAtMs: capture.createdAtMs, name: capture.name, seq: capture.seq, authors: [...capture.authors] }
+    onCreated?.(document, created)
+    return created
   })
   const prune = db.transaction((createdBeforeMs: number): number => {
     let removed = 0

@@ -62,6 +62,13 @@ export interface VersionStore {
   prune (createdBeforeMs: number): Promise<number>
 }
 
+/**
+ * Called by a backend inside the transaction that stores a new version (not
+ * when a recording finds the same `seq` already stored), so what it writes
+ * commits or rolls back with the version: the webhook store's `version.created`.
+ */
+export type OnVersionCreated = (document: string, version: VersionInfo) => void
+
 /** A stored version row, as the backends keep it. */
 export interface VersionRow extends VersionInfo {
   readonly stateVector: Uint8Array
@@ -92,8 +99,8 @@ export function prunable<Row extends VersionInfo> (rows: readonly Row[], created
   return rows.slice(0, -1).filter((row) => row.name === null && row.createdAtMs < createdBeforeMs)
 }
 
-/** Versions in this process only, for the memory store; `forget` removes a purged document's. */
-export function createMemoryVersions (): VersionStore & { forget (document: string): void } {
+/** Versions in this process only, for the memory store; `forget` removes a purged document's. `onCreated` is told of each new one. */
+export function createMemoryVersions (onCreated?: OnVersionCreated): VersionStore & { forget (document: string): void } {
   const documents = new Map<string, VersionRow[]>()
   const info = ({ id, createdAtMs, name, seq, authors }: VersionRow): VersionInfo => ({ id, createdAtMs, name, seq, authors })
   return {
@@ -118,6 +125,7 @@ export function createMemoryVersions (): VersionStore & { forget (document: stri
         data: versionUpdate(capture, newest?.stateVector ?? null)
       }
       documents.set(document, [...rows, row])
+      onCreated?.(document, info(row))
       return info(row)
     },
     async list (document) {
