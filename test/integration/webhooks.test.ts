@@ -144,6 +144,40 @@ async function call (relay: ChildRelay, method: string, path: string): Promise<v
   expect(res.status, await res.text()).toBe(200)
 }
 
+/** Records a version named `name` through the API; resolves to its id. */
+async function createVersion (relay: ChildRelay, document: string, name: string): Promise<number> {
+  const res = await fetch(`${relay.url}/api/documents/${document}/versions`, { method: 'POST', body: JSON.stringify({ name }), headers: { 'content-type': 'application/json' } })
+  const body = await res.text()
+  expect(res.status, body).toBe(201)
+  return (JSON.parse(body) as { id: number }).id
+}
+
+/** The data of a `version.created` event. */
+interface VersionData {
+  version: number
+  name: string | null
+  seq: number
+  authors: string[]
+}
+
+/** The `version.created` events of `document` received so far, first receipts in order. */
+function versionEvents (receiver: Receiver, document: string): VersionData[] {
+  return receiver.firstReceipts(document).filter((r) => r.event.type === 'version.created').map((r) => r.event.data as unknown as VersionData)
+}
+
+/**
+ * Each version event of `document` sits where its `seq` says among the
+ * changed events: after the changed event covering `seq`, before any
+ * covering a later update.
+ */
+function expectVersionsInPlace (receiver: Receiver, document: string): void {
+  let covered = 0
+  for (const { event } of receiver.firstReceipts(document)) {
+    if (event.type === 'document.changed') covered = event.data.to
+    if (event.type === 'version.created') expect((event.data as unknown as VersionData).seq, `${document} version ${String(event.data.version)}`).toBe(covered)
+  }
+}
+
 interface Delivery {
   type: string
   sequence: number
@@ -243,8 +277,10 @@ function suite (backend: Backend, durable: boolean): void {
     expect(listed).toEqual([
       { type: 'document.changed', sequence: 1, data: { from: 1, to: 2 }, state: 'pending', attempts: 0 },
       { type: 'document.deleted', sequence: 2, data: { deletedAtMs: expect.any(Number) }, state: 'pending', attempts: 0 },
-      { type: 'document.restored', sequence: 3, data: {}, state: 'pending', attempts: 0 },
-      { type: 'document.changed', sequence: 4, data: { from: 3, to: 4 }, state: 'pending', attempts: 0 }
+      // Deleting unloads the room, which first records what changed since its last version.
+      { type: 'version.created', sequence: 3, data: { version: 1, name: null, seq: 2, authors: [] }, state: 'pending', attempts: 0 },
+      { type: 'document.restored', sequence: 4, data: {}, state: 'pending', attempts: 0 },
+      { type: 'document.changed', sequence: 5, data: { from: 3, to: 4 }, state: 'pending', attempts: 0 }
     ])
     expect(receiver.received).toEqual([])
   })
@@ -268,7 +304,7 @@ function suite (backend: Backend, durable: boolean): void {
       await put(relay, name, `${name} three`)
     }
     await allDelivered(receiver, [relay], documents, 3)
-    for (const name of documents) await expectComplete(receiver, name, /^(changed )+deleted restored( changed)+$/, 3)
+    for (const name of documents) await expectComplete(receiver, name, /^(changed )+deleted( version\.created)? restored( changed)+$/, 3)
     expect(relay.log.some((line) => line.includes('webhook.failed') && line.includes('status=500'))).toBe(true)
     expect(relay.log.every((line) => !line.includes('"sequence"'))).toBe(true) // no body in the log
   })
@@ -295,8 +331,51 @@ function suite (backend: Backend, durable: boolean): void {
     await put(second, 'delta', 'delta two')
     await allDelivered(receiver, [second], ['gamma'], 3)
     await allDelivered(receiver, [second], ['delta'], 2)
-    await expectComplete(receiver, 'gamma', /^(changed )+deleted restored( changed)+$/, 3)
+    await expectComplete(receiver, 'gamma', /^(changed )+deleted( version\.created)? restored( changed)+$/, 3)
     await expectComplete(receiver, 'delta', /^changed( changed)*$/, 2)
+  })
+
+  it('sends version.created for named and automatic versions, in order with the changes', async () => {
+    const receiver = new Receiver()
+    await receiver.listen()
+    const relay = await startChildRelay([...backend(), '--webhook-url', receiver.url, ...fast, '--version-quiet-ms', '1000'])
+    await put(relay, 'eta', 'one')
+    await until(() => versionEvents(receiver, 'eta').length === 1, 'the automatic version')
+    await put(relay, 'eta', 'two')
+    const named = await createVersion(relay, 'eta', 'Submitted')
+    // Naming the newest version again stores nothing new and sends nothing.
+    expect(await createVersion(relay, 'eta', 'Final')).toBe(named)
+    await put(relay, 'eta', 'three')
+    await until(async () => versionEvents(receiver, 'eta').length === 3 && (await pendingDeliveries(relay)).length === 0, 'the last automatic version')
+    expect(versionEvents(receiver, 'eta')).toEqual([
+      { version: 1, name: null, seq: 1, authors: expect.any(Array) },
+      { version: named, name: 'Submitted', seq: 2, authors: expect.any(Array) },
+      { version: 3, name: null, seq: 3, authors: expect.any(Array) }
+    ])
+    const listed = await (await fetch(`${relay.url}/api/documents/eta/versions`)).json() as { versions: Array<{ id: number }> }
+    expect(listed.versions.map((version) => version.id)).toEqual([1, 2, 3])
+    await expectComplete(receiver, 'eta', /^(changed )+version\.created (changed )+version\.created (changed )+version\.created$/, 3)
+    expectVersionsInPlace(receiver, 'eta')
+  })
+
+  it.runIf(durable)('delivers a version.created recorded just before the server is killed', async () => {
+    const receiver = new Receiver()
+    await receiver.listen()
+    receiver.fallback = 'hang'
+    const flags = [...backend(), '--webhook-url', receiver.url, ...fast, '--version-quiet-ms', '600000']
+    const first = await startChildRelay(flags)
+    await put(first, 'theta', 'theta one')
+    await until(() => receiver.heldCount > 0, 'an attempt in flight')
+    const named = await createVersion(first, 'theta', 'Before the crash')
+    await first.kill()
+    expect(receiver.acknowledged.size, 'nothing was delivered before the kill').toBe(0)
+    receiver.dropHeld()
+    receiver.fallback = 'ok'
+    const second = await startChildRelay(flags)
+    await until(async () => versionEvents(receiver, 'theta').length === 1 && (await pendingDeliveries(second)).length === 0, 'the version after the restart')
+    expect(versionEvents(receiver, 'theta')).toEqual([{ version: named, name: 'Before the crash', seq: 1, authors: expect.any(Array) }])
+    await expectComplete(receiver, 'theta', /^changed version\.created$/, 1)
+    expectVersionsInPlace(receiver, 'theta')
   })
 }
 
@@ -374,7 +453,7 @@ await describeWithServices(['postgres', 'redis'], 'webhooks from two processes o
       }
     }
     await allDelivered(receiver, relays, documents, 3)
-    for (const name of documents) await expectComplete(receiver, name, /^(changed )+deleted restored( changed)+$/, 3)
+    for (const name of documents) await expectComplete(receiver, name, /^(changed )+deleted( version\.created)? restored( changed)+$/, 3)
     // No attempt outlived its lease here, so no event was delivered twice: by one process or the other, once.
     expect(receiver.acknowledgements).toBe(receiver.acknowledged.size)
     const delivered = await Promise.all(relays.map(async (relay) => {
