@@ -24,17 +24,17 @@
  * API is as open as the WebSocket.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import * as Y from 'yjs'
 import { grantCovers, isOperator, TokenError, type AccessGrant, type TokenAuthority } from '../auth/tokens.js'
 import { bearerToken } from '../transport/upgrade.js'
 import { InvalidRoomNameError, queryParams, roomNameFromUrl } from '../transport/room-name.js'
 import { RegistryClosedError, RoomLimitError, type RoomOpener, type RoomRegistry } from '../rooms/registry.js'
 import { RoomClosedError } from '../rooms/room.js'
 import { ProtocolError } from '../protocol/errors.js'
-import { applyStoredDocument, textName } from '../protocol/document.js'
+import { textName } from '../protocol/document.js'
 import { CorruptDocumentError, DeletedDocumentError, type DocStore, type DocumentCatalog, type DocumentInfo } from '../storage/store.js'
 import type { Logger } from '../log.js'
 import { allow, ApiError, sendApiError, sendJson } from './api-errors.js'
+import { withStoredDocument } from './stored-document.js'
 import { versionsApi } from './versions-api.js'
 import type { HistoryRecorder } from '../rooms/history.js'
 import { openApiDocument } from './openapi.js'
@@ -185,20 +185,7 @@ export function documentsApi (options: DocumentsApiOptions): DocumentsApi {
       await room.whenDurable()
       if (registry.get(name) === room) return text
     }
-    const stored = await store.load(name)
-    try {
-      if (stored.seq === 0 && stored.snapshot === null && stored.updates.length === 0) throw new ApiError('not-found', `no document named "${name}"`)
-      const doc = new Y.Doc({ gc: true })
-      try {
-        applyStoredDocument(doc, stored, name)
-        return doc.getText(textName).toString()
-      } finally {
-        doc.destroy()
-      }
-    } finally {
-      // The store remembers what it read for the room's compaction; no room holds this document.
-      if (!registry.get(name)) store.release(name)
-    }
+    return await withStoredDocument(store, registry, name, (doc) => doc.getText(textName).toString())
   }
 
   /** On whose behalf `req` loads a room. */

@@ -19,6 +19,7 @@ import { applyStoredDocument, textName } from '../protocol/document.js'
 import type { DocStore } from '../storage/store.js'
 import type { VersionInfo, VersionStore } from '../storage/versions.js'
 import { allow, ApiError, sendJson } from './api-errors.js'
+import { withStoredDocument } from './stored-document.js'
 
 /** What the history routes need from the relay. */
 export interface VersionsApiOptions {
@@ -88,20 +89,7 @@ export function versionsApi (options: VersionsApiOptions): (request: VersionRequ
     const { history } = needVersions()
     const room = registry.get(name)
     if (room) return await history.record(room, versionName)
-    const stored = await store.load(name)
-    try {
-      if (stored.seq === 0 && stored.snapshot === null && stored.updates.length === 0) throw new ApiError('not-found', `no document named "${name}"`)
-      const doc = new Y.Doc({ gc: true })
-      try {
-        applyStoredDocument(doc, stored, name)
-        return await history.recordStored(name, doc, stored.seq, versionName)
-      } finally {
-        doc.destroy()
-      }
-    } finally {
-      // The store remembers what it read for the room's compaction; no room holds this document.
-      if (!registry.get(name)) store.release(name)
-    }
+    return await withStoredDocument(store, registry, name, async (doc, stored) => await history.recordStored(name, doc, stored.seq, versionName))
   }
 
   return async (request) => {
