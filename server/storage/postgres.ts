@@ -81,22 +81,31 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
   // error itself reaches whoever uses the client, as the rejection of its query.
   pool.on('connect', (client) => client.on('error', ignore))
   pool.on('error', ignore) // an idle client's error: the pool drops it, the next query gets a fresh one
-  const setup = await pool.connect().catch(async (err) => {
-    await pool.end()
-    throw err
-  })
-  try {
-    await setup.query('BEGIN')
-    await setup.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${prefix}-schema`])
-    await upgradeSchema(setup, prefix)
-    if (options.webhooks) await createWebhookTables(setup, prefix)
-    await upgradeVersionsSchema(setup, prefix)
-    await setup.query('COMMIT')
-    setup.release()
-  } catch (err) {
-    setup.release(err as Error) // closing the connection rolls the transaction back
-    await pool.end()
-    throw err
+  // Other processes may be writing the same tables meanwhile: a schema statement that
+  // deadlocks with their commits is retried, a few times, in a fresh transaction.
+  for (let attempt = 1; ; attempt++) {
+    const setup = await pool.connect().catch(async (err) => {
+      await pool.end()
+      throw err
+    })
+    try {
+      await setup.query('BEGIN')
+      await setup.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${prefix}-schema`])
+      await upgradeSchema(setup, prefix)
+      if (options.webhooks) await createWebhookTables(setup, prefix)
+      await upgradeVersionsSchema(setup, prefix)
+      await setup.query('COMMIT')
+      setup.release()
+      break
+    } catch (err) {
+      setup.release(err as Error) // closing the connection rolls the transaction back
+      if ((err as { code?: string }).code === deadlockDetected && attempt < maxSchemaAttempts) {
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt))
+        continue
+      }
+      await pool.end()
+      throw err
+    }
   }
 
   const known = new KnownRows()
@@ -361,13 +370,19 @@ async function upgradeSchema (client: pg.PoolClient, prefix: string): Promise<vo
   const snapshots = `${prefix}_snapshots`
   const updates = `${prefix}_updates`
   const documents = `${prefix}_documents`
+  // ALTER TABLE locks a table exclusively even when it changes nothing: alter only what lacks a column.
+  const columns = async (table: string): Promise<Set<string>> => new Set((await client.query(
+    'SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1', [table]))
+    .rows.map((row: { column_name: string }) => row.column_name))
   await client.query(`CREATE TABLE IF NOT EXISTS ${snapshots} (doc TEXT PRIMARY KEY, data BYTEA NOT NULL, version BIGINT NOT NULL DEFAULT 0, covers BIGINT NOT NULL DEFAULT 0)`)
-  await client.query(`ALTER TABLE ${snapshots} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0`)
-  await client.query(`ALTER TABLE ${snapshots} ADD COLUMN IF NOT EXISTS covers BIGINT NOT NULL DEFAULT 0`)
+  const snapshotColumns = await columns(snapshots)
+  if (!snapshotColumns.has('version')) await client.query(`ALTER TABLE ${snapshots} ADD COLUMN version BIGINT NOT NULL DEFAULT 0`)
+  if (!snapshotColumns.has('covers')) await client.query(`ALTER TABLE ${snapshots} ADD COLUMN covers BIGINT NOT NULL DEFAULT 0`)
   await client.query(`CREATE TABLE IF NOT EXISTS ${updates} (seq BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL, data BYTEA NOT NULL, doc_seq BIGINT NOT NULL)`)
   await client.query(`CREATE TABLE IF NOT EXISTS ${documents} (doc TEXT PRIMARY KEY, seq BIGINT NOT NULL)`)
-  await client.query(`ALTER TABLE ${documents} ADD COLUMN IF NOT EXISTS changed_at BIGINT`)
-  await client.query(`ALTER TABLE ${documents} ADD COLUMN IF NOT EXISTS deleted_at BIGINT`)
+  const documentColumns = await columns(documents)
+  if (!documentColumns.has('changed_at')) await client.query(`ALTER TABLE ${documents} ADD COLUMN changed_at BIGINT`)
+  if (!documentColumns.has('deleted_at')) await client.query(`ALTER TABLE ${documents} ADD COLUMN deleted_at BIGINT`)
   await client.query(`CREATE INDEX IF NOT EXISTS ${documents}_deleted ON ${documents} (deleted_at) WHERE deleted_at IS NOT NULL`)
   const numbered = await client.query(
     'SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = \'doc_seq\'', [updates])
@@ -385,6 +400,12 @@ async function upgradeSchema (client: pg.PoolClient, prefix: string): Promise<vo
   await client.query(`DROP INDEX IF EXISTS ${updates}_by_doc`)
   await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${updates}_by_doc_seq ON ${updates} (doc, doc_seq)`)
 }
+
+/** SQLSTATE of a transaction PostgreSQL aborted to break a deadlock. */
+const deadlockDetected = '40P01'
+
+/** Attempts at the schema transaction before a start-up gives up. */
+const maxSchemaAttempts = 5
 
 /** Rows one INSERT statement can carry at two parameters each. */
 const maxRowsPerInsert = 32_767
