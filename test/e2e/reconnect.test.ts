@@ -169,9 +169,12 @@ describe('reconnecting', () => {
     // The browser saying it is online again is worth trying at once, countdown or not.
     await startEditorRelay({ store, port: first.port })
     for (const page of pages) {
+      const before = await socketsMade(page)
       await page.evaluate(`window.dispatchEvent(new Event('online'))`)
       await waitForConnection(page, 'connected')
-      expect(await socketsMade(page)).toBe(2)
+      // One attempt for the event; on a loaded machine an attempt already under way may land too.
+      expect(await socketsMade(page) - before).toBeGreaterThanOrEqual(1)
+      expect(await socketsMade(page) - before).toBeLessThanOrEqual(2)
     }
   })
 
