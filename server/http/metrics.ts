@@ -5,10 +5,10 @@
  * another one. Open when the server runs open, like the rest of the API.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isOperator, TokenError, type TokenAuthority } from '../auth/tokens.js'
-import { bearerToken } from '../transport/upgrade.js'
+import type { TokenAuthority } from '../auth/tokens.js'
 import type { RelayMetrics } from '../metrics/relay-metrics.js'
 import { ApiError, sendApiError } from './api-errors.js'
+import { requireOperator } from './operator.js'
 
 /** What the endpoint needs from the relay. */
 export interface MetricsEndpointOptions {
@@ -22,25 +22,9 @@ export type MetricsEndpoint = (req: IncomingMessage, res: ServerResponse) => Pro
 
 /** The `/metrics` handler over `options.metrics`. */
 export function metricsEndpoint ({ authority, metrics }: MetricsEndpointOptions): MetricsEndpoint {
-  const authorize = async (req: IncomingMessage): Promise<void> => {
-    if (!authority) return
-    let operator: boolean
-    try {
-      operator = isOperator(await authority.verify(bearerToken(req.headers.authorization) ?? ''))
-    } catch (err) {
-      if (!(err instanceof TokenError)) throw err
-      metrics.authFailed('metrics')
-      throw new ApiError('unauthorized', err.message, { 'www-authenticate': 'Bearer' })
-    }
-    if (!operator) {
-      metrics.authFailed('metrics')
-      throw new ApiError('forbidden', 'metrics need an operator token: write access to every document (doc "*")')
-    }
-  }
-
   return async (req, res) => {
     try {
-      await authorize(req)
+      await requireOperator(authority, req, () => metrics.authFailed('metrics'))
     } catch (err) {
       if (!(err instanceof ApiError)) throw err
       sendApiError(res, err)

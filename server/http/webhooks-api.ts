@@ -6,10 +6,10 @@
  * is the event as it is (or was last) sent, plus its delivery state.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isOperator, TokenError, type TokenAuthority } from '../auth/tokens.js'
-import { bearerToken } from '../transport/upgrade.js'
+import type { TokenAuthority } from '../auth/tokens.js'
 import type { WebhookOutbox } from '../storage/webhook-outbox.js'
 import { ApiError, sendApiError, sendJson } from './api-errors.js'
+import { requireOperator } from './operator.js'
 
 /** What the endpoint needs from the relay. */
 export interface WebhooksApiOptions {
@@ -27,22 +27,10 @@ const listLimit = 1000
 
 /** Answers one request for `webhookDeliveriesPath`. */
 export function webhooksApi ({ authority, outbox }: WebhooksApiOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const authorize = async (req: IncomingMessage): Promise<void> => {
-    if (!authority) return
-    let operator: boolean
-    try {
-      operator = isOperator(await authority.verify(bearerToken(req.headers.authorization) ?? ''))
-    } catch (err) {
-      if (err instanceof TokenError) throw new ApiError('unauthorized', err.message, { 'www-authenticate': 'Bearer' })
-      throw err
-    }
-    if (!operator) throw new ApiError('forbidden', 'this needs an operator token: write access to every document (doc "*")')
-  }
-
   return async (req, res) => {
     try {
       if (req.method !== 'GET') throw new ApiError('method-not-allowed', 'use GET', { allow: 'GET' })
-      await authorize(req)
+      await requireOperator(authority, req)
       let events
       try {
         events = outbox ? await outbox.list(listLimit) : []
