@@ -6,7 +6,7 @@
  *   coedit [serve] [options]          (every setting: see server/settings.ts or --help)
  *   coedit export <document> [--binary]
  *   coedit import <document> <file>
- *   coedit token --doc NAME (--read | --write) [--ttl 7d] [--name NAME]
+ *   coedit token --doc NAME (--read | --write) [--ttl 7d|never] [--name NAME]
  *   coedit backup <file> [--force]
  *   coedit restore <file> [--force]
  */
@@ -26,7 +26,7 @@ import { openSqliteStore } from './storage/sqlite.js'
 import { openPostgresStore } from './storage/postgres.js'
 import { backupSqliteDatabase, BackupRefusedError, databasePath, restoreSqliteDatabase } from './storage/sqlite-backup.js'
 import { applyStoredDocument, textName } from './protocol/document.js'
-import { createTokenAuthority, parseDurationSeconds } from './auth/tokens.js'
+import { createOpenAuthority, createTokenAuthority, parseDurationSeconds, type TokenAuthority } from './auth/tokens.js'
 import { describePostgres, readSettings, SettingError, settingFlags, settingsHelp, type Settings } from './settings.js'
 
 /** The settings before flags and the environment: the configuration's defaults, serving the built editor. */
@@ -43,8 +43,9 @@ const usage = `Usage:
                                     print a document's text (or its Yjs state) to stdout
   coedit import <document> <file>   replace a document's text with a file's
                                     (run it while the document is not open)
-  coedit token --doc NAME (--read | --write) [--ttl 7d] [--name NAME] [--url URL]
-                                    mint an access token (needs AUTH_SECRET or AUTH_SECRET_FILE);
+  coedit token --doc NAME (--read | --write) [--ttl 7d|never] [--name NAME] [--url URL]
+                                    mint an access token, signed with AUTH_SECRET or else with
+                                    the server's own key from its storage (same storage options);
                                     NAME may end in * to open every document with that prefix
   coedit backup <file> [--force]    copy the SQLite database to <file> while the server
                                     runs, and verify the copy; --force overwrites <file>
@@ -215,13 +216,34 @@ async function importDocument (settings: Settings, name: string, file: string): 
   }
 }
 
+/**
+ * The authority that signs tokens as the server configured by `settings`
+ * does: with AUTH_SECRET, or else with the server's own key, read from its
+ * storage (created there if the server never ran).
+ */
+async function serverAuthority (settings: Settings): Promise<TokenAuthority> {
+  if (settings.authSecret) return createTokenAuthority({ secret: settings.authSecret }) as TokenAuthority
+  if (settings.storage === 'memory') {
+    throw new UsageError('token needs AUTH_SECRET or AUTH_SECRET_FILE (or --auth-secret-file), or storage that keeps the server\'s own key (sqlite or postgres): with memory storage it lives only in the server\'s process')
+  }
+  const store = await openStore({ ...settings, webhookUrl: null })
+  let ownKey: Uint8Array
+  try {
+    ownKey = await (store.signingKey as () => Promise<Uint8Array>)()
+  } finally {
+    await store.close()
+  }
+  return settings.authPublicKeyPem
+    ? createTokenAuthority({ publicKeyPem: settings.authPublicKeyPem, ownKey }) as TokenAuthority
+    : createOpenAuthority(ownKey)
+}
+
 async function mintToken (settings: Settings, values: TokenOptions): Promise<number> {
-  const authority = settings.authSecret ? createTokenAuthority({ secret: settings.authSecret }) : null
-  if (!authority) throw new UsageError('token needs AUTH_SECRET or AUTH_SECRET_FILE (or --auth-secret-file): the same secret the server uses')
+  const authority = await serverAuthority(settings)
   const doc = values.doc
   if (typeof doc !== 'string' || doc === '') throw new UsageError('token needs --doc NAME (a document name, or a prefix ending in *)')
   if (values.read === values.write) throw new UsageError('token needs exactly one of --read and --write')
-  let ttlSeconds: number
+  let ttlSeconds: number | null
   try {
     ttlSeconds = parseDurationSeconds(typeof values.ttl === 'string' ? values.ttl : '7d')
   } catch (err) {

@@ -23,7 +23,8 @@ import { TrustedProxies } from './transport/forwarded.js'
 import { serveEditor } from './http/static.js'
 import { tokenApi } from './http/token-api.js'
 import { documentsApi } from './http/documents-api.js'
-import { createTokenAuthority } from './auth/tokens.js'
+import { createOpenAuthority, createTokenAuthority } from './auth/tokens.js'
+import { newSigningKey } from './storage/signing-key.js'
 import { RelayMetrics } from './metrics/relay-metrics.js'
 import { metricsEndpoint } from './http/metrics.js'
 import { timedStore } from './storage/timed.js'
@@ -77,6 +78,8 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   if (config.webhookUrl !== null && (webhookOutbox === null || config.webhookSecret === null)) {
     throw new Error('webhookUrl needs webhookSecret and a store opened with webhooks on (its `webhooks` option)')
   }
+  // The server's own key signs links where AUTH_SECRET does not; the store keeps it for every process and restart.
+  const ownKey = config.authSecret ? null : await (store.signingKey?.() ?? newSigningKey())
   const sockets = new Set<WebSocket>()
   // Cluster metrics only when other processes may be there: a bus was given.
   const metrics: RelayMetrics = new RelayMetrics({
@@ -98,9 +101,12 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const heartbeat = startHeartbeat(sockets, config.heartbeatIntervalMs)
   const context: ConnectionContext = { registry, logger, frames: new FrameCache(), metrics, ...config }
   const editor = config.editorDir ? serveEditor(config.editorDir) : null
-  const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem })
-  const api = tokenApi({ ...config, authority })
-  const policy: AdmissionPolicy = { ...config, authority, trustedProxies: TrustedProxies.parse(config.trustProxy) }
+  const authority = createTokenAuthority({ secret: config.authSecret, publicKeyPem: config.authPublicKeyPem, ownKey })
+  // Links work on an open server too: a token, when presented, grants exactly its permission.
+  const links = authority ?? createOpenAuthority(ownKey as Uint8Array)
+  const trustedProxies = TrustedProxies.parse(config.trustProxy)
+  const api = tokenApi({ ...config, authority: links, tokenRequired: authority !== null, addressOf: (req) => clientAddress(req, { trustedProxies }) })
+  const policy: AdmissionPolicy = { ...config, authority: links, tokenRequired: authority !== null, trustedProxies }
   const documents = documentsApi({ ...config, registry, store, history, authority, logger, addressOf: (req) => clientAddress(req, policy) })
   const serveMetrics = metricsEndpoint({ authority, metrics })
   const serveDeliveries = webhooksApi({ authority, outbox: webhookOutbox })
@@ -249,7 +255,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
     : null
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   if (authority) {
-    logger.info('auth.on', { tokens: authority.canMint ? 'AUTH_SECRET (HS256)' : 'AUTH_PUBLIC_KEY (verify only)' })
+    logger.info('auth.on', { tokens: config.authSecret ? 'AUTH_SECRET (HS256)' : 'AUTH_PUBLIC_KEY, and the server\'s own key for links it makes' })
   } else {
     logger.warn('auth.off', { note: `no AUTH_SECRET: anyone who reaches ${host}:${port} can read and write every document` })
     logger.warn('api.open', { note: `no AUTH_SECRET: anyone who reaches ${host}:${port} can list, replace, delete and restore documents through /api/documents` })

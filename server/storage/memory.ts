@@ -2,6 +2,7 @@ import { DeletedDocumentError, type DocStore, type DocumentInfo, type StoredDocu
 import { memoryWebhooks } from './memory-webhooks.js'
 import type { WebhookRecording } from './webhook-outbox.js'
 import { createMemoryVersions } from './versions.js'
+import { newSigningKey } from './signing-key.js'
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
@@ -26,6 +27,7 @@ export function createMemoryStore (options: { readonly webhooks?: WebhookRecordi
   const docs = new Map<string, MemoryDocument>()
   const webhooks = options.webhooks ? memoryWebhooks(options.webhooks) : null
   const versions = createMemoryVersions(webhooks ? (name, version) => webhooks.recordVersion(name, version) : undefined)
+  const signingKey = newSigningKey()
   let closed = false
   const refuse = (): Promise<never> => Promise.reject(new Error('store is closed'))
   const names = (): string[] => [...docs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
@@ -116,6 +118,7 @@ export function createMemoryStore (options: { readonly webhooks?: WebhookRecordi
       }
     },
     versions,
+    signingKey: async () => signingKey,
     async close () {
       closed = true
     }

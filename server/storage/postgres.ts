@@ -19,6 +19,7 @@
  *   any compaction of the document removed.
  * - `coedit_versions`: the documents' history (`versions-postgres.ts`),
  *   which compaction never touches; a purge removes it.
+ * - `coedit_signing_key`: the server's own key for signing links (`signing-key.ts`).
  *
  * The database failing never takes the process down: every connection has
  * an 'error' listener for its whole life, and a lost or timed-out connection
@@ -34,6 +35,7 @@ import { KnownRows, type KnownRowsTransaction } from './known-rows.js'
 import { createWebhookTables, postgresWebhooks, type PostgresWebhooks } from './postgres-webhooks.js'
 import type { WebhookRecording } from './webhook-outbox.js'
 import { postgresVersions, upgradeVersionsSchema, type OnPostgresVersionCreated } from './versions-postgres.js'
+import { createSigningKeyTable, postgresSigningKey } from './signing-key.js'
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions extends GroupLimits {
@@ -94,6 +96,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       await upgradeSchema(setup, prefix)
       if (options.webhooks) await createWebhookTables(setup, prefix)
       await upgradeVersionsSchema(setup, prefix)
+      await createSigningKeyTable(setup, prefix)
       await setup.query('COMMIT')
       setup.release()
       break
@@ -338,6 +341,7 @@ export async function openPostgresStore (options: PostgresStoreOptions): Promise
       }
     },
     versions: postgresVersions(pool, prefix, webhooks ? recordVersionCreated(webhooks) : undefined),
+    signingKey: async () => await postgresSigningKey(pool, prefix),
     async close () {
       if (closed) return
       closed = true

@@ -24,6 +24,7 @@ import { KnownRows } from './known-rows.js'
 import { sqliteWebhooks } from './sqlite-webhooks.js'
 import type { WebhookRecording } from './webhook-outbox.js'
 import { openSqliteVersions } from './versions-sqlite.js'
+import { sqliteSigningKey } from './signing-key.js'
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions extends GroupLimits {
@@ -216,6 +217,7 @@ export function openSqliteStore (options: SqliteStoreOptions): DocStore {
       }
     },
     versions,
+    signingKey: async () => sqliteSigningKey(options.dataDir),
     async close () {
       if (!db.open) return
       await writes.close()

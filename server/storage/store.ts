@@ -98,6 +98,12 @@ export interface DocStore {
   readonly webhooks?: WebhookOutbox
   /** The documents' history (`versions.ts`), kept apart from their logs; every store of coedit has one. */
   readonly versions?: VersionStore
+  /**
+   * The server's own key for signing links (`signing-key.ts`), made on the
+   * first call and the same for every later call, restart and process
+   * sharing this storage; every store of coedit has one.
+   */
+  readonly signingKey?: () => Promise<Uint8Array>
 }
 
 /** What the catalog tells about one stored document. */

@@ -72,8 +72,14 @@ export interface AdmissionPolicy {
   readonly maxRoomNameLength: number
   /** Browser origins allowed to connect; null allows any. */
   readonly allowedOrigins: readonly string[] | null
-  /** Null when the server runs open. */
-  readonly authority: TokenAuthority | null
+  /** Verifies access tokens: with access control its authority, on an open server the server's own (`createOpenAuthority`). */
+  readonly authority: TokenAuthority
+  /**
+   * Whether a connection needs a token. When false (an open server) one
+   * without a token may edit, and one with a token gets exactly what the
+   * token grants, or is refused when it is not valid.
+   */
+  readonly tokenRequired: boolean
   /** Proxies whose forwarding headers name the client (`trustProxy`). */
   readonly trustedProxies: TrustedProxies
 }
@@ -90,7 +96,9 @@ export function clientAddress (req: IncomingMessage, policy: Pick<AdmissionPolic
 /**
  * Decides whether an upgrade request may join a room and with which rights.
  * The token comes from the `token` query parameter (how the stock client's
- * `params` send it) or an `Authorization: Bearer` header. Rejects with
+ * `params` send it) or an `Authorization: Bearer` header. A token, when
+ * present, is always checked and grants exactly its permission, never more:
+ * a read token is read-only on an open server too. Rejects with
  * `UpgradeRejection`.
  */
 export async function admitUpgrade (req: IncomingMessage, policy: AdmissionPolicy): Promise<ConnectionGrant> {
@@ -109,10 +117,10 @@ export async function admitUpgrade (req: IncomingMessage, policy: AdmissionPolic
   const params = queryParams(url)
   const address = clientAddress(req, policy)
   const wantsSaved = params.get(savedQueryParam) === '1'
-  if (!policy.authority) {
+  const token = params.get('token') ?? bearerToken(req.headers.authorization) ?? ''
+  if (token === '' && !policy.tokenRequired) {
     return { room, readOnly: false, wantsSaved, address, displayName: null, expiresAtMs: null, tokenId: null }
   }
-  const token = params.get('token') ?? bearerToken(req.headers.authorization) ?? ''
   try {
     const grant = await policy.authority.verify(token)
     if (!grantCovers(grant, room)) throw new TokenError('forbidden', 'the access token does not open this document')

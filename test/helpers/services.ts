@@ -35,7 +35,7 @@ export async function dropPostgresTables (tablePrefix: string): Promise<void> {
   const client = new pg.Client({ connectionString: postgresUrl() })
   await client.connect()
   try {
-    await client.query(`DROP TABLE IF EXISTS ${tablePrefix}_snapshots, ${tablePrefix}_updates, ${tablePrefix}_documents, ${tablePrefix}_webhook_outbox, ${tablePrefix}_webhook_sequences, ${tablePrefix}_versions`)
+    await client.query(`DROP TABLE IF EXISTS ${tablePrefix}_snapshots, ${tablePrefix}_updates, ${tablePrefix}_documents, ${tablePrefix}_webhook_outbox, ${tablePrefix}_webhook_sequences, ${tablePrefix}_versions, ${tablePrefix}_signing_key`)
   } finally {
     await client.end()
   }
