@@ -16,7 +16,6 @@ import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/pres
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
-import { addressWithoutAccess, requestShareLinks } from './collab/share-links.js'
 import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
@@ -27,8 +26,7 @@ import { savedBadge } from './ui/saved-badge.js'
 import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
 import { showPeople } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
-import { copyOnClick } from './ui/share-button.js'
-import { showAddressDialog, showShareDialog } from './ui/share-dialog.js'
+import { shareOnClick } from './ui/share-dialog.js'
 import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
 import { openByName } from './ui/open-form.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
@@ -65,7 +63,7 @@ async function start (): Promise<void> {
 
   const access = await resolveAccess(name, new URL(location.href))
   // Opening another document by name needs a link to it once access control is on.
-  if (access.kind !== 'open') element('footer').hidden = true
+  if (access.kind === 'denied' || (access.kind === 'link' && access.accessControl)) element('footer').hidden = true
   if (access.kind === 'denied') {
     refuse(access.problem)
     return
@@ -172,22 +170,10 @@ async function start (): Promise<void> {
     void editIdentity(fixedName === null ? 'Your name' : 'Your colour', 'Cancel')
   })
 
-  const share = element<HTMLButtonElement>('share')
-  if (link?.permission === 'write' && link.canMint) {
-    share.textContent = 'Share'
-    share.title = 'Make a link to edit and a link to view this document'
-    share.addEventListener('click', () => {
-      showShareDialog(element<HTMLDialogElement>('share-dialog'), requestShareLinks(location.origin, name, link.link))
-    })
-  } else if (link) {
-    // The page's own token is its holder's: it may open more than this document, or set their name.
-    share.title = "Copy this document's address, without your access"
-    share.addEventListener('click', () => {
-      showAddressDialog(element<HTMLDialogElement>('share-dialog'), addressWithoutAccess(location.href))
-    })
-  } else {
-    copyOnClick(share, () => addressWithoutAccess(location.href))
-  }
+  // Every page may share: a view link always, an edit link where it may edit; never the page's own token.
+  shareOnClick(element<HTMLButtonElement>('share'), element<HTMLDialogElement>('share-dialog'), {
+    origin: location.origin, name, token: link?.link ?? null, canEdit: !readOnly, accessControl: link?.accessControl ?? false
+  })
   warnBeforeLeaving(() => saveState === 'saving')
 
   historyPanel(element('history-panel'), element<HTMLButtonElement>('history'), {

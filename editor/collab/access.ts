@@ -1,5 +1,5 @@
 /**
- * Access to a document on a relay that runs with access control.
+ * Access to a document through a link.
  *
  * A person opens a document through a link, `/d/<name>?token=<link token>`.
  * Where the relay can mint tokens, the page trades the link token for a
@@ -7,6 +7,11 @@
  * relay ends the connection with close code 4401 when it expires, and the
  * page gets a fresh one and connects again. Elsewhere it connects with the
  * link token itself.
+ *
+ * On a relay without access control, a page without a token may edit; a
+ * page with one gets exactly what it grants (a view link stays read-only),
+ * and a token the relay refuses keeps the page closed, as with access
+ * control: a link never opens more than it says.
  *
  * The page reads a token's claims only to show them (permission, name,
  * document); the relay checks every token.
@@ -33,8 +38,10 @@ export interface LinkAccess {
   readonly permission: Permission
   /** The name the link gives its holder; null lets them choose. */
   readonly name: string | null
-  /** Whether the relay trades link tokens for session tokens (it holds the signing secret). */
+  /** Whether the relay trades link tokens for session tokens (it holds a signing key). */
   readonly canMint: boolean
+  /** Whether the relay runs with access control; without it, the document's plain address lets anyone edit. */
+  readonly accessControl: boolean
   /** The token to connect with: a session token where the relay mints them, else the link token. */
   readonly token: string
 }
@@ -100,16 +107,17 @@ const maxRetryDelayMs = 5_000
 
 /**
  * Settles how the page at `pageUrl` opens document `name`: asks the relay
- * whether access control is on (`GET /api/info`), and if it is, reads the
- * link token from the address and, where the relay mints them, trades it
- * for a session token. Never rejects: while the relay cannot be reached it
- * tries again, waiting up to 5 s between tries.
+ * whether access control is on (`GET /api/info`), reads the link token from
+ * the address if there is one and, where the relay mints them, trades it
+ * for a session token (which checks it). Without a token the page may edit
+ * on a relay without access control and is denied on one with it. Never
+ * rejects: while the relay cannot be reached it tries again, waiting up to
+ * 5 s between tries.
  */
 export async function resolveAccess (name: string, pageUrl: URL): Promise<Access> {
   const info = await retrying(() => fetchInfo(pageUrl.origin))
-  if (!info.auth) return { kind: 'open' }
   const link = linkTokenFrom(pageUrl.search)
-  if (link === null) return { kind: 'denied', problem: 'no-link' }
+  if (link === null) return info.auth ? { kind: 'denied', problem: 'no-link' } : { kind: 'open' }
   const claims = readClaims(link)
   if (claims === null) return { kind: 'denied', problem: 'link-invalid' }
   if (!claimOpens(claims.doc, name)) return { kind: 'denied', problem: 'other-document' }
@@ -122,7 +130,7 @@ export async function resolveAccess (name: string, pageUrl: URL): Promise<Access
       throw err
     }
   }
-  return { kind: 'link', link, permission: claims.permission, name: claims.name, canMint: info.canMint, token }
+  return { kind: 'link', link, permission: claims.permission, name: claims.name, canMint: info.canMint, accessControl: info.auth, token }
 }
 
 /**

@@ -1,18 +1,41 @@
 /**
- * Links that let others into a document, made by the relay for someone who
- * may edit it (`POST /api/share`).
+ * Links that let others into a document, made by the relay
+ * (`POST /api/share`): a view link, and for someone who may edit, an edit
+ * link, both expiring when the sharer chose (or never), but never after the
+ * sharer's own link.
  */
 import { documentPath } from './document-name.js'
-import { tokenQueryParam } from './access.js'
+import { tokenQueryParam, type Permission } from './access.js'
 
-/** A pair of fresh links to one document. */
+/** Links to one document, made together. */
 export interface ShareLinks {
-  /** Opens the document for editing. */
-  readonly edit: string
+  /** Opens the document for editing; null when the sharer may only view it. */
+  readonly edit: string | null
   /** Opens the document read-only. */
   readonly view: string
-  /** When both links stop working. */
-  readonly expiresAt: Date
+  /** When both links stop working; null when they never do. */
+  readonly expiresAt: Date | null
+}
+
+/** How long the links the sharer can choose from last, in seconds; null never expires. */
+export const shareExpiries: ReadonlyArray<{ readonly label: string, readonly seconds: number | null }> = [
+  { label: '1 day', seconds: 86_400 },
+  { label: '7 days', seconds: 7 * 86_400 },
+  { label: '30 days', seconds: 30 * 86_400 },
+  { label: 'Never', seconds: null }
+]
+
+/** The expiry chosen until the sharer picks another: 7 days. */
+export const defaultShareExpirySeconds = 7 * 86_400
+
+/** Who asks for links, and for which document. */
+export interface ShareRequest {
+  /** The relay's origin, e.g. `https://notes.example`. */
+  readonly origin: string
+  /** The document's name. */
+  readonly name: string
+  /** The sharer's own link token; null where the relay needs none (it runs open). */
+  readonly token: string | null
 }
 
 /** The page address that opens document `name` at `origin` with `token`. */
@@ -20,30 +43,30 @@ export function linkTo (origin: string, name: string, token: string): string {
   return `${origin}${documentPath(name)}?${tokenQueryParam}=${encodeURIComponent(token)}`
 }
 
-/**
- * Asks the relay at `origin` for an edit link and a view link to document
- * `name`, showing it the link token `link` (which must allow writing).
- * Rejects with the relay's explanation when it refuses.
- */
-export async function requestShareLinks (origin: string, name: string, link: string): Promise<ShareLinks> {
-  const response = await fetch(`${origin}/api/share`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${link}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ doc: name })
-  })
-  const body = await response.json().catch(() => ({})) as { edit?: unknown, view?: unknown, expiresAt?: unknown, error?: unknown }
-  if (!response.ok || typeof body.edit !== 'string' || typeof body.view !== 'string' || typeof body.expiresAt !== 'string') {
-    throw new Error(typeof body.error === 'string' ? body.error : `the server answered ${response.status}`)
-  }
-  return { edit: linkTo(origin, name, body.edit), view: linkTo(origin, name, body.view), expiresAt: new Date(body.expiresAt) }
+/** The link of `links` that grants `permission`; null for an edit link the sharer cannot make. */
+export function linkFor (links: ShareLinks, permission: Permission): string | null {
+  return permission === 'write' ? links.edit : links.view
 }
 
 /**
- * The page address `href` without its access token: it opens the document
- * for no one who has no access of their own.
+ * Asks the relay for links to `request.name` that expire in `expiresInSeconds`
+ * (null: never). Rejects with the relay's explanation when it refuses.
  */
-export function addressWithoutAccess (href: string): string {
-  const url = new URL(href)
-  url.searchParams.delete(tokenQueryParam)
-  return url.href
+export async function requestShareLinks (request: ShareRequest, expiresInSeconds: number | null): Promise<ShareLinks> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (request.token !== null) headers.authorization = `Bearer ${request.token}`
+  const response = await fetch(`${request.origin}/api/share`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ doc: request.name, expiresIn: expiresInSeconds })
+  })
+  const body = await response.json().catch(() => ({})) as { edit?: unknown, view?: unknown, expiresAt?: unknown, error?: unknown }
+  if (!response.ok || typeof body.view !== 'string' || (typeof body.expiresAt !== 'string' && body.expiresAt !== null)) {
+    throw new Error(typeof body.error === 'string' ? body.error : `the server answered ${response.status}`)
+  }
+  return {
+    edit: typeof body.edit === 'string' ? linkTo(request.origin, request.name, body.edit) : null,
+    view: linkTo(request.origin, request.name, body.view),
+    expiresAt: typeof body.expiresAt === 'string' ? new Date(body.expiresAt) : null
+  }
 }

@@ -7,11 +7,13 @@ const feedbackMs = 2000
 
 /**
  * Makes `button` copy `text()` to the clipboard when clicked and say
- * "Copied" for a moment (or, where the page may not use the clipboard,
- * show the text selected in a prompt headed `promptTitle` to copy by hand).
+ * "Copied" for a moment, then `label()` (by default what it read when this
+ * was called); where the page may not use the clipboard, it shows the text
+ * selected in a prompt headed `promptTitle` to copy by hand.
  */
-export function copyOnClick (button: HTMLButtonElement, text: () => string, promptTitle = 'Copy this link:'): void {
-  const label = button.textContent ?? ''
+export function copyOnClick (button: HTMLButtonElement, text: () => string, promptTitle = 'Copy this link:', label?: () => string): void {
+  const initial = button.textContent ?? ''
+  const labelAfter = label ?? (() => initial)
   let timer: ReturnType<typeof setTimeout> | undefined
   button.addEventListener('click', () => {
     const value = text()
@@ -20,7 +22,7 @@ export function copyOnClick (button: HTMLButtonElement, text: () => string, prom
       button.dataset.copied = ''
       clearTimeout(timer)
       timer = setTimeout(() => {
-        button.textContent = label
+        button.textContent = labelAfter()
         delete button.dataset.copied
       }, feedbackMs)
     }, () => {
