@@ -123,7 +123,7 @@ export function showShareDialog (dialog: HTMLDialogElement, context: ShareContex
   const parts: HTMLElement[] = [heading, choice, statement, row, expiry, until]
   if (!context.canEdit) parts.push(note('share-reader-note', 'Your own link lets you view only, so you can share view links only.'))
   if (!context.accessControl) {
-    parts.push(note('share-open-note', 'This server runs without access control: the plain address of this document, without a link, lets anyone who has it edit. A view link keeps its holders from editing only as long as they do not use the plain address.'))
+    parts.push(note('share-open-note', 'This server runs without access control: the plain address of this document, without any link, lets anyone edit it. A view link keeps people from editing only while they do not know that address.'))
   }
   const problem = document.createElement('p')
   problem.className = 'share-problem'
@@ -145,7 +145,9 @@ export function showShareDialog (dialog: HTMLDialogElement, context: ShareContex
     const [before, emphasis, after] = choices[permission].statement
     const strong = document.createElement('strong')
     strong.textContent = emphasis
-    statement.replaceChildren(icon(choices[permission].icon), before, strong, after)
+    const words = document.createElement('span')
+    words.append(before, strong, after)
+    statement.replaceChildren(icon(choices[permission].icon), words)
     const link = links ? linkFor(links, permission) : null
     field.value = link ?? ''
     field.placeholder = links ? '' : 'Making the link…'
