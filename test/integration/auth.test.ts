@@ -207,10 +207,11 @@ describe('allowed origins', () => {
 describe('token endpoints', () => {
   it('reports whether auth is on', async () => {
     const relay = await relayWithAuth()
-    expect(await (await fetch(`${relay.url}/api/info`)).json()).toEqual({ auth: true, canMint: true })
+    expect(await (await fetch(`${relay.url}/api/info`)).json()).toEqual({ auth: true, canMint: true, anonymous: 'none' })
     const open = await startTestRelay()
-    expect(await (await fetch(`${open.url}/api/info`)).json()).toEqual({ auth: false, canMint: false })
-    expect((await post(open, '/api/token', await token('notes'))).status).toBe(404)
+    expect(await (await fetch(`${open.url}/api/info`)).json()).toEqual({ auth: false, canMint: true, anonymous: 'write' })
+    // An open server makes links with its own key, and knows no other.
+    expect((await post(open, '/api/token', await token('notes'))).status).toBe(401)
   })
 
   it('exchanges a link token for a session token that never outlives the link', async () => {
@@ -238,7 +239,7 @@ describe('token endpoints', () => {
     expect((await fetch(`${relay.url}/api/token`)).status).toBe(405)
   })
 
-  it('mints share links only for writers, only for documents their token opens', async () => {
+  it('mints edit links only for writers, and links only for documents their token opens', async () => {
     const relay = await relayWithAuth({ shareTokenTtlSeconds: 3600 })
     const editor = await token('team/*', 'write')
     const shared = await post(relay, '/api/share', editor, { doc: 'team/plan' })
@@ -256,7 +257,11 @@ describe('token endpoints', () => {
     await waitFor(() => warn.mock.calls.length > 0, 2_000, 'permission denied at the viewer')
     expect(relay.registry.get('team/plan')!.text).toBe('')
 
-    expect((await post(relay, '/api/share', await token('team/*', 'read'), { doc: 'team/plan' })).status).toBe(403)
+    // A reader can pass on a view link, never an edit link.
+    const fromReader = await post(relay, '/api/share', await token('team/*', 'read'), { doc: 'team/plan' })
+    expect(fromReader.status).toBe(200)
+    expect(fromReader.json.edit).toBeUndefined()
+    expect(decodeJwt(fromReader.json.view)).toMatchObject({ doc: 'team/plan', perm: 'read' })
     expect((await post(relay, '/api/share', editor, { doc: 'elsewhere' })).status).toBe(403)
     expect((await post(relay, '/api/share', editor, { doc: 'team/*' })).status).toBe(403)
     expect((await post(relay, '/api/share', editor, {})).status).toBe(403)
@@ -267,7 +272,7 @@ describe('token endpoints', () => {
 })
 
 describe('public-key mode', () => {
-  it('verifies tokens signed elsewhere and issues none itself', async () => {
+  it('verifies tokens signed elsewhere, and makes links with its own key', async () => {
     const { privateKey, publicKeyPem } = ecKeyPair()
     const relay = await startTestRelay({ authPublicKeyPem: publicKeyPem })
     const signed = await signToken(privateKey, { doc: 'notes', perm: 'write', name: 'Backend user' })
@@ -277,9 +282,14 @@ describe('public-key mode', () => {
     expect(await upgradeStatus(relay, 'notes', { token: await signToken(ecKeyPair().privateKey, { doc: 'notes', perm: 'write' }) })).toBe(401)
     expect(await upgradeStatus(relay, 'notes', { token: await signToken(publicKeyPem, { doc: 'notes', perm: 'write' }) })).toBe(401)
     expect(await upgradeStatus(relay, 'notes', { token: await signToken(privateKey, { doc: 'other', perm: 'write' }) })).toBe(403)
-    expect(await (await fetch(`${relay.url}/api/info`)).json()).toEqual({ auth: true, canMint: false })
-    expect((await post(relay, '/api/token', signed)).status).toBe(404)
-    expect((await post(relay, '/api/share', signed, { doc: 'notes' })).status).toBe(404)
+    expect(await (await fetch(`${relay.url}/api/info`)).json()).toEqual({ auth: true, canMint: true, anonymous: 'none' })
+    const session = await post(relay, '/api/token', signed)
+    expect(session.status).toBe(200)
+    expect(await upgradeStatus(relay, 'notes', { token: session.json.token })).toBe(101)
+    const shared = await post(relay, '/api/share', signed, { doc: 'notes' })
+    expect(shared.status).toBe(200)
+    expect(await upgradeStatus(relay, 'notes', { token: shared.json.view })).toBe(101)
+    expect(expiry(shared.json.view)).toBeLessThanOrEqual(expiry(signed))
   })
 })
 
@@ -320,9 +330,10 @@ describe('coedit token', () => {
     expect(await upgradeStatus(relay, 'notes', { token: other.stdout.trim() })).toBe(401)
   })
 
-  it('refuses to mint without a secret, a document or exactly one permission', async () => {
+  it('refuses to mint without a key, a document or exactly one permission', async () => {
     const cases: Array<[string[], Record<string, string>]> = [
-      [['token', '--doc', 'notes', '--write'], {}],
+      // Without AUTH_SECRET the server's own key signs, and memory storage keeps it nowhere the command can read.
+      [['token', '--doc', 'notes', '--write'], { STORAGE: 'memory' }],
       [['token', '--doc', 'notes', '--write'], { AUTH_SECRET: 'short' }],
       [['token', '--write'], { AUTH_SECRET: secret }],
       [['token', '--doc', 'notes'], { AUTH_SECRET: secret }],

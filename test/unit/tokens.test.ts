@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { generateKeyPairSync } from 'node:crypto'
-import { createTokenAuthority, grantCovers, parseDurationSeconds, TokenError, type AccessGrant, type TokenAuthority } from '../../server/auth/tokens.js'
+import { createOpenAuthority, createTokenAuthority, grantCovers, parseDurationSeconds, TokenError, type AccessGrant, type TokenAuthority } from '../../server/auth/tokens.js'
 import { bearerToken } from '../../server/transport/upgrade.js'
 import { ecKeyPair, signToken, testSecret } from '../helpers/tokens.js'
 
@@ -49,7 +49,6 @@ describe('createTokenAuthority', () => {
       ['not a JWT', 'hello', 'invalid'],
       ['another secret', await signToken(testSecret('other'), { doc: 'd', perm: 'write' }), 'invalid'],
       ['expired', await signToken(secret, { doc: 'd', perm: 'write', expiresInSeconds: -10 }), 'expired'],
-      ['no exp', await signToken(secret, { doc: 'd', perm: 'write', expiresInSeconds: null }), 'invalid'],
       ['no doc', await signToken(secret, { perm: 'write' }), 'invalid'],
       ['empty doc', await signToken(secret, { doc: '', perm: 'write' }), 'invalid'],
       ['doc not a string', await signToken(secret, { doc: ['a'], perm: 'write' }), 'invalid'],
@@ -98,6 +97,32 @@ describe('createTokenAuthority', () => {
     expect((await refusal(tokens, await signToken(publicKeyPem, { doc: 'notes', perm: 'write' }))).code).toBe('invalid')
   })
 
+  it('lets tokens signed with a key the server holds lack exp (never expiring), and no others', async () => {
+    const tokens = authority()
+    expect((await tokens.verify(await signToken(secret, { doc: 'd', perm: 'write', expiresInSeconds: null }))).expiresAtMs).toBeNull()
+    expect((await tokens.verify(await tokens.mint({ doc: 'd', permission: 'read', name: null }, null))).expiresAtMs).toBeNull()
+    const { privateKey, publicKeyPem } = ecKeyPair()
+    const ownKey = new Uint8Array(32).fill(7)
+    const verifying = authority({ publicKeyPem, ownKey })
+    expect((await refusal(verifying, await signToken(privateKey, { doc: 'd', perm: 'write', expiresInSeconds: null }))).code).toBe('invalid')
+    expect((await verifying.verify(await verifying.mint({ doc: 'd', permission: 'read', name: null }, null))).expiresAtMs).toBeNull()
+  })
+
+  it('keeps the links of an open server and those of one with access control apart', async () => {
+    const ownKey = new Uint8Array(32).fill(7)
+    const open = createOpenAuthority(ownKey)
+    const { publicKeyPem } = ecKeyPair()
+    const guarded = authority({ publicKeyPem, ownKey })
+    expect(guarded.canMint).toBe(true)
+    const openLink = await open.mint({ doc: 'd', permission: 'write', name: null }, 60)
+    const guardedLink = await guarded.mint({ doc: 'd', permission: 'write', name: null }, 60)
+    expect((await open.verify(openLink)).permission).toBe('write')
+    expect((await guarded.verify(guardedLink)).permission).toBe('write')
+    expect((await refusal(guarded, openLink)).code).toBe('invalid')
+    expect((await refusal(open, guardedLink)).code).toBe('invalid')
+    expect((await refusal(createOpenAuthority(new Uint8Array(32).fill(8)), openLink)).code).toBe('invalid')
+  })
+
   it('picks the algorithms of the key type: RSA and Ed25519 too', async () => {
     for (const type of ['rsa', 'ed25519'] as const) {
       const { privateKey, publicKey } = type === 'rsa'
@@ -135,7 +160,8 @@ describe('parseDurationSeconds', () => {
     expect(parseDurationSeconds('15m')).toBe(900)
     expect(parseDurationSeconds(' 12h ')).toBe(43_200)
     expect(parseDurationSeconds('7d')).toBe(604_800)
-    for (const bad of ['', 'd', '-5m', '1.5h', '3w', '10 m', '1e3']) expect(() => parseDurationSeconds(bad), bad).toThrow()
+    expect(parseDurationSeconds('never')).toBeNull()
+    for (const bad of ['', 'd', '-5m', '1.5h', '3w', '10 m', '1e3', 'forever']) expect(() => parseDurationSeconds(bad), bad).toThrow()
   })
 })
 
