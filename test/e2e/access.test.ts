@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
+import { decodeJwt } from 'jose'
 import type { Relay } from '../../server/relay.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
 import { createTokenAuthority, type Permission } from '../../server/auth/tokens.js'
@@ -278,17 +279,19 @@ describe('the editor with access control', () => {
 
     expect(await owner.getByTestId('share').textContent()).toBe('Share')
     await owner.getByTestId('share').click()
-    const editLink = owner.getByTestId('share-edit-link')
-    await editLink.waitFor()
-    const edit = await editLink.inputValue()
-    const view = await owner.getByTestId('share-view-link').inputValue()
+    // A view link first; the edit link once "Can edit" is chosen.
+    await expect.poll(() => owner.getByTestId('share-link').inputValue()).not.toBe('')
+    const view = await owner.getByTestId('share-link').inputValue()
+    await owner.getByTestId('share-choice-edit').check()
+    const edit = await owner.getByTestId('share-link').inputValue()
     const page = documentUrl(relay, 'shared plan')
     expect(edit.startsWith(`${page}?token=`)).toBe(true)
     expect(view.startsWith(`${page}?token=`)).toBe(true)
     expect(edit).not.toBe(view)
     expect(await owner.getByTestId('share-expiry').textContent()).toMatch(/until .*\d/)
-    await owner.getByTestId('share-view-copy').click()
-    await owner.getByTestId('share-view-copy').filter({ hasText: 'Copied' }).waitFor()
+    await owner.getByTestId('share-choice-view').check()
+    await owner.getByTestId('share-copy').click()
+    await owner.getByTestId('share-copy').filter({ hasText: 'Copied' }).waitFor()
     expect(await owner.evaluate('navigator.clipboard.readText()')).toBe(view)
     await owner.screenshot({ path: new URL('share-dialog.png', artifacts).pathname })
     await owner.getByRole('button', { name: 'Done' }).click()
@@ -301,12 +304,16 @@ describe('the editor with access control', () => {
     await waitForText(viewer, 'The plan.')
     expect(await editable(viewer)).toBe(false)
     expect(await viewer.getByTestId('view-only').isVisible()).toBe(true)
-    // A viewer's button copies the document's address without the view link's token: others need their own link.
-    expect(await viewer.getByTestId('share').textContent()).toBe('Copy link')
+    // A viewer passes on a view link made for this document, never the view link's own token, and no edit link.
+    expect(await viewer.getByTestId('share').textContent()).toBe('Share')
     await viewer.getByTestId('share').click()
-    await viewer.getByTestId('share-address-copy').click()
-    await viewer.getByTestId('share-address-copy').filter({ hasText: 'Copied' }).waitFor()
-    expect(await viewer.evaluate('navigator.clipboard.readText()')).toBe(page)
+    expect(await viewer.getByTestId('share-choice-edit').count()).toBe(0)
+    await expect.poll(() => viewer.getByTestId('share-link').inputValue()).not.toBe('')
+    await viewer.getByTestId('share-copy').click()
+    await viewer.getByTestId('share-copy').filter({ hasText: 'Copied' }).waitFor()
+    const passedOn = await viewer.evaluate('navigator.clipboard.readText()') as string
+    expect(passedOn.startsWith(`${page}?token=`)).toBe(true)
+    expect(decodeJwt(new URL(passedOn).searchParams.get('token') ?? '')).toMatchObject({ doc: 'shared plan', perm: 'read' })
     await viewer.getByRole('button', { name: 'Done' }).click()
 
     const editor = await (await newProfile(browser(), bob)).newPage()

@@ -1,7 +1,7 @@
 /**
  * What the editor promises a person, in headless Chromium against a real
  * relay: "Saved" covers deletions too, a refusal the page cannot get past
- * is explained instead of retried, "Copy link" never hands out the page's
+ * is explained instead of retried, Share never hands out the page's
  * own token, and the page talks to no other host.
  */
 import { describe, expect, it } from 'vitest'
@@ -227,7 +227,7 @@ describe('copying a link', () => {
   const secret = 'y'.repeat(32)
   const authority = createTokenAuthority({ secret })!
 
-  it("copies the document's address without the page's own token, and says why", async () => {
+  it("passes on a view link made for the document, never the page's own token", async () => {
     const relay = await startEditorRelay({ authSecret: secret })
     // A view link to every document under "team/", carrying its holder's name.
     const own = await authority.mint({ doc: 'team/*', permission: 'read', name: 'Bob Reader' }, 3600)
@@ -237,15 +237,17 @@ describe('copying a link', () => {
     expect(page.url()).toContain(own)
 
     await page.getByTestId('share').click()
-    const address = page.getByTestId('share-address-link')
-    await address.waitFor()
-    expect(await address.inputValue()).toBe(documentUrl(relay, 'team/plan'))
-    expect(await page.getByTestId('share-address-hint').textContent()).toContain('Others need their own link')
-    await page.getByTestId('share-address-copy').click()
-    await page.getByTestId('share-address-copy').filter({ hasText: 'Copied' }).waitFor()
+    await expect.poll(() => page.getByTestId('share-link').inputValue()).not.toBe('')
+    expect(await page.getByTestId('share-reader-note').textContent()).toContain('view links only')
+    await page.getByTestId('share-copy').click()
+    await page.getByTestId('share-copy').filter({ hasText: 'Copied' }).waitFor()
     const copied = await page.evaluate('navigator.clipboard.readText()') as string
-    expect(copied).toBe(documentUrl(relay, 'team/plan'))
+    expect(copied.startsWith(`${documentUrl(relay, 'team/plan')}?token=`)).toBe(true)
     expect(copied).not.toContain(own)
+    // Only this document, read-only, without the holder's name.
+    const claims = JSON.parse(Buffer.from((new URL(copied).searchParams.get('token') ?? '').split('.')[1], 'base64url').toString()) as Record<string, unknown>
+    expect(claims).toMatchObject({ doc: 'team/plan', perm: 'read' })
+    expect(claims.name).toBeUndefined()
     await page.screenshot({ path: new URL('copy-link-without-access.png', artifacts).pathname })
   })
 })

@@ -196,10 +196,14 @@ describe('the editor in a browser', () => {
     await typeAtEnd(page, 'agenda')
     await expect.poll(() => relay.registry.get('team notes/2025')?.text, { timeout: 10_000 }).toBe('agenda')
 
+    // Share makes a view link to the document opened by name (see test/e2e/share.test.ts).
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: relay.url })
     await page.getByTestId('share').click()
-    await page.getByTestId('share').filter({ hasText: 'Copied' }).waitFor()
-    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(documentUrl(relay, 'team notes/2025'))
+    await expect.poll(() => page.getByTestId('share-link').inputValue()).not.toBe('')
+    await page.getByTestId('share-copy').click()
+    await page.getByTestId('share-copy').filter({ hasText: 'Copied' }).waitFor()
+    const copied = await page.evaluate('navigator.clipboard.readText()') as string
+    expect(copied.startsWith(`${documentUrl(relay, 'team notes/2025')}?token=`)).toBe(true)
   })
 
   it('asks for a name once and lets it be changed', async () => {
