@@ -226,7 +226,7 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
     defaultText: 'none'
   },
   sessionTokenTtlSeconds: { group: 'Access', placeholder: 'SECONDS', help: 'lifetime of the session tokens the editor gets for a link', parse: wholeNumber(1, maxTimerMs) },
-  shareTokenTtlSeconds: { group: 'Access', placeholder: 'SECONDS', help: 'lifetime of the links the Share button makes', parse: wholeNumber(1, maxTimerMs) },
+  shareTokenTtlSeconds: { group: 'Access', placeholder: 'SECONDS', help: 'lifetime of share links (POST /api/share) when the request names none; the Share dialog always names one', parse: wholeNumber(1, maxTimerMs) },
 
   webhookUrl: {
     group: 'Webhooks',
