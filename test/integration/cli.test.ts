@@ -111,7 +111,7 @@ describe('coedit command', () => {
   })
 
   it('says what is wrong in one line and exits non-zero for bad usage', async () => {
-    for (const args of [['--bogus'], ['serve', '--port', 'eighty'], ['frobnicate'], ['export'], ['token', '--doc', 'x', '--read']]) {
+    for (const args of [['--bogus'], ['serve', '--port', 'eighty'], ['frobnicate'], ['export'], ['token', '--doc', 'x', '--read', '--storage', 'memory']]) {
       const result = coedit(...args)
       expect(result.status, args.join(' ')).toBe(2)
       expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
