@@ -11,10 +11,12 @@ import {
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
 import { LanguageSupport, bracketMatching, indentOnInput } from '@codemirror/language'
 import { highlightSelectionMatches, search, searchKeymap } from '@codemirror/search'
-import { markdownKeymap, markdownLanguage, pasteURLAsLink } from '@codemirror/lang-markdown'
+import { markdownLanguage, pasteURLAsLink } from '@codemirror/lang-markdown'
+import { markdownEditingKeymap } from './markdown-commands.js'
 
 /**
- * GitHub-flavoured Markdown (Enter continues lists and quotes, a pasted URL
+ * GitHub-flavoured Markdown (Enter continues lists and quotes and leaves
+ * them on an empty line, Mod-b bold, Mod-i italic, Mod-k link, a pasted URL
  * over a selection makes a link), line wrapping, multiple selections, search
  * (Mod-f), Tab to indent (Escape then Tab leaves the editor), and
  * `emptyText` shown while the document is empty.
@@ -23,7 +25,7 @@ export function editing (emptyText: string): Extension {
   return [
     // Not `markdown()`: it always bundles HTML, CSS and JavaScript support for embedded tags, tripling the page's size.
     new LanguageSupport(markdownLanguage),
-    Prec.high(keymap.of(markdownKeymap)),
+    Prec.high(keymap.of(markdownEditingKeymap)),
     pasteURLAsLink,
     EditorView.lineWrapping,
     EditorState.allowMultipleSelections.of(true),
