@@ -212,32 +212,50 @@ export const cycleHeading: StateCommand = ({ state, dispatch }) => {
   return changeLines(state, dispatch, changes)
 }
 
-/** Whether `pos` lies inside a fenced or indented code block, where `>` is just text. */
-function inCode (state: EditorState, pos: number): boolean {
-  for (let node: ReturnType<ReturnType<typeof syntaxTree>['resolveInner']> | null = syntaxTree(state).resolveInner(pos, -1); node; node = node.parent) {
-    if (node.name === 'FencedCode' || node.name === 'CodeBlock') return true
-  }
-  return false
+/** A node of the syntax tree (the type from `@lezer/common`, which is not a direct dependency). */
+type SyntaxNode = ReturnType<ReturnType<typeof syntaxTree>['resolveInner']>
+
+/** The names of the syntax nodes around `pos`, innermost first. */
+function nodesAround (state: EditorState, pos: number): string[] {
+  const names: string[] = []
+  for (let node: SyntaxNode | null = syntaxTree(state).resolveInner(pos, -1); node; node = node.parent) names.push(node.name)
+  return names
 }
 
 /**
- * Enter on a line holding nothing but quote marks (`> ` or `> > `), with
- * the cursor at its end: takes one level of quoting off, leaving the
- * quote, instead of continuing it.
+ * Enter on a line holding nothing but markup (`- `, `1. `, `> `, `> - `),
+ * with the cursor at its end and no more of the list or quote below: takes
+ * the innermost level off (the list marker, else one quote mark) and ends
+ * the block there. The markup line becomes the blank line that ends it
+ * (unless the line above already is one), and the cursor goes on below,
+ * inside what is left of the quote if anything is. Without that blank
+ * line, text typed next would still belong to the list or quote (a lazy
+ * continuation line in Markdown).
  */
-export const leaveEmptyQuote: StateCommand = ({ state, dispatch }) => {
+export const leaveEmptyBlock: StateCommand = ({ state, dispatch }) => {
   if (state.readOnly || state.selection.ranges.length > 1) return false
   const { main } = state.selection
   if (!main.empty) return false
   const line = state.doc.lineAt(main.head)
-  if (!/^[ \t]{0,3}(>[ \t]?)+$/.test(line.text) || main.head !== line.to || inCode(state, main.head)) return false
-  const outer = line.text.slice(0, line.text.lastIndexOf('>'))
-  const keep = outer.includes('>') ? outer.trimEnd() + ' ' : ''
+  // Quote marks, then at most one list marker right after them (an indented one is a nested list: lang-markdown outdents it).
+  const markup = /^((?:[ 	]{0,3}>[ 	]?)*)([-*+]|\d{1,9}[.)])?[ 	]*$/.exec(line.text)
+  if (markup === null || line.text.trim() === '' || main.head !== line.to) return false
+  // Only real list or quote markup: not a `-` under a heading's text, nor a `>` in a code block.
+  const around = nodesAround(state, main.head)
+  if (!around.includes('ListItem') && !around.includes('Blockquote')) return false
+  if (around.includes('FencedCode') || around.includes('CodeBlock')) return false
+  const quotes = markup[1]
+  const outer = markup[2] !== undefined ? quotes : quotes.slice(0, quotes.lastIndexOf('>'))
+  const outerMarks = outer.trimEnd()
+  const blankAt = (number: number): boolean => state.doc.line(number).text.trim() === outerMarks.trim()
+  if (line.number < state.doc.lines && !blankAt(line.number + 1)) return false
+  const continued = outerMarks === '' ? '' : outerMarks + ' '
+  const insert = line.number > 1 && blankAt(line.number - 1) ? continued : outerMarks + state.lineBreak + continued
   dispatch(state.update({
-    changes: { from: line.from, to: line.to, insert: keep },
-    selection: EditorSelection.cursor(line.from + keep.length),
+    changes: { from: line.from, to: line.to, insert },
+    selection: EditorSelection.cursor(line.from + insert.length),
     scrollIntoView: true,
-    userEvent: 'delete'
+    userEvent: 'input'
   }))
   return true
 }
@@ -246,12 +264,14 @@ export const leaveEmptyQuote: StateCommand = ({ state, dispatch }) => {
 const continueMarkup = insertNewlineContinueMarkupCommand({ nonTightLists: false })
 
 /**
- * Enter in Markdown: leaves a quote on an empty quote line, ends a list on
- * an empty item (taking its marker off, even the second item of a tight
- * list), and otherwise continues the list or quote on a new line.
+ * Enter in Markdown: on an empty list item or quote line, leaves the list
+ * or quote (see `leaveEmptyBlock`; an empty item inside a list, or nested
+ * by indentation, loses its marker or moves out a level, even the second
+ * item of a tight list); otherwise continues the list or quote on a new
+ * line, or just breaks the line.
  */
 export const insertNewlineInMarkdown: StateCommand = (target) =>
-  !target.state.readOnly && (leaveEmptyQuote(target) || continueMarkup(target))
+  !target.state.readOnly && (leaveEmptyBlock(target) || continueMarkup(target))
 
 /** Backspace right after list or quote markup takes one level of it off (lang-markdown's `deleteMarkupBackward`). */
 export const deleteMarkupBefore: StateCommand = (target) => !target.state.readOnly && deleteMarkupBackward(target)

@@ -137,21 +137,30 @@ describe('Enter and Backspace around list and quote markup', () => {
     expect(after(insertNewlineInMarkdown, '> wise words|')).toBe('> wise words\n> |')
   })
 
-  it('end a list on an empty item, the second one of a tight list too', () => {
-    expect(run(insertNewlineInMarkdown, '- apples\n- |')).toEqual({ after: '- apples\n|', transactions: 1 })
-    expect(after(insertNewlineInMarkdown, '- apples\n- pears\n- |')).toBe('- apples\n- pears\n|')
-    expect(after(insertNewlineInMarkdown, '1. apples\n2. |')).toBe('1. apples\n|')
+  it('end a list on an empty item with a blank line, so what follows is not part of it', () => {
+    expect(run(insertNewlineInMarkdown, '- apples\n- |')).toEqual({ after: '- apples\n\n|', transactions: 1 })
+    expect(after(insertNewlineInMarkdown, '- apples\n- pears\n- |')).toBe('- apples\n- pears\n\n|')
+    expect(after(insertNewlineInMarkdown, '1. apples\n2. |')).toBe('1. apples\n\n|')
+    // A loose list already has its blank line.
+    expect(after(insertNewlineInMarkdown, '- apples\n\n- |')).toBe('- apples\n\n|')
+  })
+
+  it('take the marker off an empty item inside a list, or move a nested one out a level', () => {
+    expect(after(insertNewlineInMarkdown, '- apples\n- |\n- pears')).toBe('- apples\n|\n- pears')
+    expect(after(insertNewlineInMarkdown, '- fruit\n  - apples\n  - |')).toBe('- fruit\n  - apples\n- |')
   })
 
   it('leave a quote on an empty quote line, one level at a time', () => {
-    expect(run(insertNewlineInMarkdown, '> wise words\n> |')).toEqual({ after: '> wise words\n|', transactions: 1 })
-    expect(after(insertNewlineInMarkdown, '> > deep\n> > |')).toBe('> > deep\n> |')
+    expect(run(insertNewlineInMarkdown, '> wise words\n> |')).toEqual({ after: '> wise words\n\n|', transactions: 1 })
+    expect(after(insertNewlineInMarkdown, '> > deep\n> > |')).toBe('> > deep\n>\n> |')
     // A list inside a quote ends first, the quote stays.
-    expect(after(insertNewlineInMarkdown, '> - item\n> - |')).toBe('> - item\n> |')
+    expect(after(insertNewlineInMarkdown, '> - item\n> - |')).toBe('> - item\n>\n> |')
   })
 
-  it('leaves a `>` inside a code block alone', () => {
+  it('leaves a `>` inside a code block and a heading underline alone', () => {
     expect(run(insertNewlineInMarkdown, '```\n> |').transactions).toBe(0)
+    // Left to the plain Enter of the default keymap.
+    expect(run(insertNewlineInMarkdown, 'Title\n-|').transactions).toBe(0)
   })
 
   it('take list markup off with Backspace right after it', () => {
