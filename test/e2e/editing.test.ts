@@ -113,14 +113,16 @@ describe('everyday editing', () => {
   it('lets a view-only reader search, without changing the text', async () => {
     const relay = await startEditorRelay({ authSecret: secret })
     const writer = await openEditor(await newProfile(browser(), ada), relay, 'read', await authority.mint({ doc: 'read', permission: 'write', name: null }, 3600))
-    await typeAtEnd(writer, 'one fish, two fish, red fish')
+    await typeAtEnd(writer, '- one fish, two fish, red fish')
     const reader = await openEditor(await newProfile(browser(), bob), relay, 'read', await authority.mint({ doc: 'read', permission: 'read', name: null }, 3600))
-    await waitForText(reader, 'one fish, two fish, red fish')
+    await waitForText(reader, '- one fish, two fish, red fish')
 
     // Only Search on the toolbar: nothing else there would work.
     expect(await reader.getByTestId('toolbar').getByRole('button').evaluateAll((buttons) => buttons.filter((b) => (b as { hidden: boolean }).hidden === false).map((b) => b.getAttribute('aria-label')))).toEqual(['Search'])
 
+    // Keys that would write, with the cursor at the end of a list item.
     await reader.click('.cm-content')
+    await reader.keyboard.press('End')
     await reader.keyboard.type('x')
     await reader.keyboard.press('Control+b')
     await reader.keyboard.press('Enter')
@@ -133,15 +135,16 @@ describe('everyday editing', () => {
     await expect.poll(() => matchCount(reader)).toBe('1 of 3')
     await reader.locator('.cm-find [name="search"]').press('Enter')
     await expect.poll(() => matchCount(reader)).toBe('2 of 3')
+    await reader.screenshot({ path: new URL('find-panel-view-only.png', artifacts).pathname })
     // Ctrl+H on a view-only page is find: the cursor stays in the find field.
     await reader.keyboard.press('Control+h')
     expect(await focusedName(reader)).toBe('search')
 
-    expect(await editorText(reader)).toBe('one fish, two fish, red fish')
+    expect(await editorText(reader)).toBe('- one fish, two fish, red fish')
     expect(await reader.locator('.cm-content').getAttribute('contenteditable')).toBe('false')
     await typeAtEnd(writer, '.')
-    await waitForText(reader, 'one fish, two fish, red fish.')
-    expect(relay.registry.get('read')?.text).toBe('one fish, two fish, red fish.')
+    await waitForText(reader, '- one fish, two fish, red fish.')
+    expect(relay.registry.get('read')?.text).toBe('- one fish, two fish, red fish.')
   })
 
   it('formats, undoes and redoes with toolbar clicks, and looks right in dark mode', async () => {
