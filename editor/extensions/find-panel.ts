@@ -9,6 +9,7 @@ import {
   SearchQuery, closeSearchPanel, findNext, findPrevious, getSearchQuery, openSearchPanel, replaceAll, replaceNext,
   search, searchKeymap, setSearchQuery
 } from '@codemirror/search'
+import { icon } from '../ui/icon.js'
 import './find-panel.css'
 
 /** Matches counted at most; beyond, the count says "10000+". */
@@ -58,17 +59,6 @@ function element<K extends keyof HTMLElementTagNameMap> (tag: K, attributes: Rec
   return made
 }
 
-/** A small line icon drawn from SVG path data on a 24-unit grid. */
-function icon (path: string): SVGSVGElement {
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
-  svg.setAttribute('viewBox', '0 0 24 24')
-  svg.setAttribute('aria-hidden', 'true')
-  const shape = document.createElementNS('http://www.w3.org/2000/svg', 'path')
-  shape.setAttribute('d', path)
-  svg.append(shape)
-  return svg
-}
-
 /** The panel: a find row (field with count, previous, next, options, close) and a replace row. */
 class FindPanel implements Panel {
   readonly dom: HTMLElement
@@ -98,23 +88,23 @@ class FindPanel implements Panel {
       wholeWord: option('Whole words', 'W'),
       regexp: option('Regular expression', '.*')
     }
-    const action = (name: string, label: string, content: Node | string, run: Command): HTMLButtonElement => {
-      const button = element('button', { type: 'button', name, 'aria-label': label, title: label }, content)
+    const action = (name: string, label: string, key: string | null, content: Node | string, run: Command): HTMLButtonElement => {
+      const button = element('button', { type: 'button', name, 'aria-label': label, title: key === null ? label : `${label} (${key})` }, content)
       button.addEventListener('click', () => run(view))
       return button
     }
     this.replaceRow = element('div', { class: 'cm-find-row cm-find-replace' },
       this.replaceField,
-      action('replaceNext', 'Replace this match (Enter)', 'Replace', replaceNext),
-      action('replaceAll', 'Replace all matches', 'All', replaceAll)
+      action('replaceNext', 'Replace this match', 'Enter', 'Replace', replaceNext),
+      action('replaceAll', 'Replace all matches', null, 'All', replaceAll)
     )
     this.dom = element('div', { class: 'cm-find', role: 'search', 'aria-label': 'Find and replace' },
       element('div', { class: 'cm-find-row' },
         element('div', { class: 'cm-find-field' }, this.searchField, this.count),
-        action('prev', 'Previous match (Shift+Enter)', icon('M6 15l6-6 6 6'), findPrevious),
-        action('next', 'Next match (Enter)', icon('M6 9l6 6 6-6'), findNext),
+        action('prev', 'Previous match', 'Shift+Enter', icon('M6 15l6-6 6 6'), findPrevious),
+        action('next', 'Next match', 'Enter', icon('M6 9l6 6 6-6'), findNext),
         element('div', { class: 'cm-find-options' }, this.options.caseSensitive, this.options.wholeWord, this.options.regexp),
-        action('close', 'Close (Escape)', icon('M6 6l12 12M18 6L6 18'), closeSearchPanel)
+        action('close', 'Close', 'Escape', icon('M6 6l12 12M18 6L6 18'), closeSearchPanel)
       ),
       this.replaceRow
     )

@@ -71,8 +71,10 @@ function toggleRange (state: EditorState, range: SelectionRange, marker: string)
       range: range.empty ? EditorSelection.cursor(range.head - size) : EditorSelection.range(from - size, to - size)
     }
   }
-  if (range.empty) return { changes: [{ from, insert: marker }, { from: to, insert: marker }], range: EditorSelection.cursor(range.head + width) }
-  return { changes: [{ from, insert: marker }, { from: to, insert: marker }], range: EditorSelection.range(from + width, to + width) }
+  return {
+    changes: [{ from, insert: marker }, { from: to, insert: marker }],
+    range: range.empty ? EditorSelection.cursor(range.head + width) : EditorSelection.range(from + width, to + width)
+  }
 }
 
 /**
@@ -142,10 +144,11 @@ export const insertLink: StateCommand = ({ state, dispatch }) => {
   return true
 }
 
-/** The line markup a block command works with: quote marks, then list or heading markers. */
+/** A heading's markup at a line's start. */
 const headingPrefix = /^#{1,6}[ \t]+/
+
+/** A bulleted or numbered list item's marker at a line's start. */
 const listPrefix = /^([-*+]|\d{1,9}[.)])[ \t]+/
-const quotePrefix = /^>[ \t]?/
 
 /** The distinct lines the selection touches (a range ending at a line's start leaves that line out), skipping blank ones unless all are. */
 function selectedLines (state: EditorState): Array<{ from: number, text: string }> {
@@ -194,7 +197,7 @@ export const toggleBulletList: StateCommand = toggleLinePrefix(/^[-*+][ \t]+/, (
 export const toggleNumberedList: StateCommand = toggleLinePrefix(/^\d{1,9}[.)][ \t]+/, (index) => `${index + 1}. `, listPrefix)
 
 /** Quotes the selected lines (`> `), or takes one level of quoting off when they all are. */
-export const toggleQuote: StateCommand = toggleLinePrefix(quotePrefix, () => '> ', null)
+export const toggleQuote: StateCommand = toggleLinePrefix(/^>[ \t]?/, () => '> ', null)
 
 /**
  * Cycles the selected lines through heading levels: plain, `#`, `##`,
@@ -238,7 +241,7 @@ export const leaveEmptyBlock: StateCommand = ({ state, dispatch }) => {
   if (!main.empty) return false
   const line = state.doc.lineAt(main.head)
   // Quote marks, then at most one list marker right after them (an indented one is a nested list: lang-markdown outdents it).
-  const markup = /^((?:[ 	]{0,3}>[ 	]?)*)([-*+]|\d{1,9}[.)])?[ 	]*$/.exec(line.text)
+  const markup = /^((?:[ \t]{0,3}>[ \t]?)*)([-*+]|\d{1,9}[.)])?[ \t]*$/.exec(line.text)
   if (markup === null || line.text.trim() === '' || main.head !== line.to) return false
   // Only real list or quote markup: not a `-` under a heading's text, nor a `>` in a code block.
   const around = nodesAround(state, main.head)

@@ -12,9 +12,10 @@ const ignore = (): boolean => true
  * Makes the editor read-only: no typing, pasting or dropping
  * (`EditorState.readOnly`), and no caret or on-screen keyboard
  * (`EditorView.editable` off). Remote edits still arrive. The text stays
- * focusable, so keys reach the editor: Mod-f opens the find panel, arrows
- * and Shift select. Undo and redo keys do nothing (the undo manager does
- * not look at `readOnly`).
+ * focusable (`tabindex`), so keys reach the editor: Mod-f opens the find
+ * panel. Undo and redo keys do nothing: the undo manager does not look at
+ * `readOnly`, and after access is lost it may still hold this page's own
+ * earlier edits.
  */
 export function viewOnly (): Extension {
   return [

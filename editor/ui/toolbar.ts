@@ -11,6 +11,7 @@ import { openSearchPanel } from '@codemirror/search'
 import {
   cycleHeading, insertLink, toggleBold, toggleBulletList, toggleCode, toggleItalic, toggleNumberedList, toggleQuote
 } from '../extensions/markdown-commands.js'
+import { icon } from './icon.js'
 import './toolbar.css'
 
 /** One button: its name, its key as CodeMirror writes it (if any), its icon's SVG path, and what it does. */
@@ -63,7 +64,7 @@ function onMac (): boolean {
 }
 
 /** `key` (`Mod-Shift-z`) as the tooltip shows it: `Ctrl+Shift+Z`, or `⇧⌘Z` on a Mac. */
-export function shortcutLabel (key: string, mac: boolean): string {
+function shortcutLabel (key: string, mac: boolean): string {
   const parts = key.split('-')
   const last = parts.pop()!.toUpperCase()
   if (mac) {
@@ -79,17 +80,6 @@ function ariaShortcut (key: string, mac: boolean): string {
   const parts = key.split('-')
   const last = parts.pop()!.toUpperCase()
   return [...parts.map((part) => names[part] ?? part), last].join('+')
-}
-
-/** An icon from SVG path data on a 24-unit grid. */
-function icon (path: string): SVGSVGElement {
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
-  svg.setAttribute('viewBox', '0 0 24 24')
-  svg.setAttribute('aria-hidden', 'true')
-  const shape = document.createElementNS('http://www.w3.org/2000/svg', 'path')
-  shape.setAttribute('d', path)
-  svg.append(shape)
-  return svg
 }
 
 /** Arrow keys, Home and End move the focus along the toolbar's usable buttons (Tab enters and leaves it at one button). */
