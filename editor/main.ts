@@ -21,6 +21,7 @@ import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
 import { viewOnly } from './extensions/view-only.js'
+import { separateUndoSteps } from './extensions/undo-steps.js'
 import { connectionBadge } from './ui/connection-badge.js'
 import { savedBadge } from './ui/saved-badge.js'
 import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
@@ -31,6 +32,7 @@ import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
 import { openByName } from './ui/open-form.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
 import { historyPanel } from './ui/history-panel.js'
+import { toolbar } from './ui/toolbar.js'
 
 /** The page element marked `data-testid="<testId>"`; the page is broken without it. */
 function element<T extends HTMLElement = HTMLElement> (testId: string): T {
@@ -93,8 +95,10 @@ async function start (): Promise<void> {
       doc: text.toString(),
       extensions: [
         collaboration(text, awareness, undoManager),
+        separateUndoSteps(undoManager),
         editing(readOnly ? 'This document is empty.' : 'Start writing… Markdown works here, and everyone with the link edits along.'),
         appearance(),
+        toolbar(element('toolbar'), undoManager),
         editable.of(readOnly ? viewOnly() : [])
       ]
     })

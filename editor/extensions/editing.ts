@@ -10,20 +10,24 @@ import {
 } from '@codemirror/view'
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
 import { LanguageSupport, bracketMatching, indentOnInput } from '@codemirror/language'
-import { highlightSelectionMatches, search, searchKeymap } from '@codemirror/search'
-import { markdownKeymap, markdownLanguage, pasteURLAsLink } from '@codemirror/lang-markdown'
+import { highlightSelectionMatches } from '@codemirror/search'
+import { markdownLanguage, pasteURLAsLink } from '@codemirror/lang-markdown'
+import { markdownEditingKeymap } from './markdown-commands.js'
+import { findPanel } from './find-panel.js'
 
 /**
- * GitHub-flavoured Markdown (Enter continues lists and quotes, a pasted URL
- * over a selection makes a link), line wrapping, multiple selections, search
- * (Mod-f), Tab to indent (Escape then Tab leaves the editor), and
- * `emptyText` shown while the document is empty.
+ * GitHub-flavoured Markdown (Enter continues lists and quotes and leaves
+ * them on an empty line, Mod-b bold, Mod-i italic, Mod-k link, a pasted
+ * URL over a selection makes a link), line wrapping, multiple selections,
+ * find and replace (Mod-f, Ctrl-h; see `findPanel`), Tab to indent (Escape
+ * then Tab leaves the editor), and `emptyText` shown while the document is
+ * empty.
  */
 export function editing (emptyText: string): Extension {
   return [
     // Not `markdown()`: it always bundles HTML, CSS and JavaScript support for embedded tags, tripling the page's size.
     new LanguageSupport(markdownLanguage),
-    Prec.high(keymap.of(markdownKeymap)),
+    Prec.high(keymap.of(markdownEditingKeymap)),
     pasteURLAsLink,
     EditorView.lineWrapping,
     EditorState.allowMultipleSelections.of(true),
@@ -35,10 +39,10 @@ export function editing (emptyText: string): Extension {
     highlightActiveLine(),
     indentOnInput(),
     bracketMatching(),
-    search({ top: true }),
+    findPanel(),
     highlightSelectionMatches(),
     placeholder(emptyText),
     EditorView.contentAttributes.of({ 'aria-label': 'Document text', spellcheck: 'true' }),
-    keymap.of([...defaultKeymap, ...searchKeymap, indentWithTab])
+    keymap.of([...defaultKeymap, indentWithTab])
   ]
 }
