@@ -55,3 +55,42 @@ export function documentNameProblem (name: string): string | null {
   if (!allowedName.test(name)) return 'Use letters, digits, spaces and - _ . ~ : @ + / only.'
   return null
 }
+
+/**
+ * The names among `known` that `name` may have been meant as: at most
+ * `limit`, closest first, each within a few typing mistakes (one per four
+ * characters, at least one) ignoring case. `name` itself is never among them.
+ */
+export function similarNames (name: string, known: readonly string[], limit = 3): string[] {
+  const wanted = name.toLowerCase()
+  const allowed = Math.max(1, Math.floor(wanted.length / 4))
+  return known
+    .filter((other) => other !== name)
+    .map((other, order) => ({ other, order, distance: editDistance(wanted, other.toLowerCase(), allowed) }))
+    .filter(({ distance }) => distance <= allowed)
+    .sort((a, b) => a.distance - b.distance || a.order - b.order)
+    .slice(0, limit)
+    .map(({ other }) => other)
+}
+
+/**
+ * The Levenshtein distance between `a` and `b` (insertions, deletions,
+ * substitutions of UTF-16 units), or anything above `max` once it is
+ * certainly above it.
+ */
+export function editDistance (a: string, b: string, max = Infinity): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    let rowMin = i
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+      rowMin = Math.min(rowMin, current[j])
+    }
+    if (rowMin > max) return max + 1
+    previous = current
+  }
+  return previous[b.length]
+}
