@@ -74,22 +74,26 @@ export function similarNames (name: string, known: readonly string[], limit = 3)
 }
 
 /**
- * The Levenshtein distance between `a` and `b` (insertions, deletions,
- * substitutions of UTF-16 units), or anything above `max` once it is
+ * How many typing mistakes turn `a` into `b`: characters inserted, deleted,
+ * replaced, or two neighbours swapped (the optimal string alignment
+ * distance, over UTF-16 units), or anything above `max` once it is
  * certainly above it.
  */
 export function editDistance (a: string, b: string, max = Infinity): number {
   if (Math.abs(a.length - b.length) > max) return max + 1
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  let before: number[] = []
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
     const current = [i]
     let rowMin = i
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
       current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) current[j] = Math.min(current[j], before[j - 2] + 1)
       rowMin = Math.min(rowMin, current[j])
     }
     if (rowMin > max) return max + 1
+    before = previous
     previous = current
   }
   return previous[b.length]
