@@ -23,9 +23,15 @@ export const recentDocumentsKey = 'coedit.documents'
 /** Most documents the list keeps: opening one more forgets the one opened longest ago. */
 export const maxRecentDocuments = 200
 
+/** Where the list is kept: `localStorage`, or anything with its two methods. */
+export interface KeyValueStorage {
+  getItem (key: string): string | null
+  setItem (key: string, value: string): void
+}
+
 /** The documents this device opened, read from and written to `storage` on each call (other tabs write too). */
 export class RecentDocuments {
-  constructor (private readonly storage: Storage) {}
+  constructor (private readonly storage: KeyValueStorage) {}
 
   /** Every document of the list, the one opened last first. */
   list (): RecentDocument[] {

@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { documentTitle, maxTitleLength, watchTitle } from '../../editor/collab/title.js'
 import { editDistance, similarNames } from '../../editor/collab/document-name.js'
-import { RecentDocuments, maxRecentDocuments, recentDocumentsKey } from '../../editor/collab/recent-documents.js'
+import { RecentDocuments, maxRecentDocuments, recentDocumentsKey, type KeyValueStorage } from '../../editor/collab/recent-documents.js'
 import { exportFileName, loadMarkdownRenderer, standaloneHtml } from '../../editor/collab/export.js'
 import { maxTextFileBytes, readTextFile } from '../../editor/collab/text-file.js'
 
@@ -107,15 +107,11 @@ describe('similarNames', () => {
 })
 
 /** Storage kept in a Map, as localStorage keeps it. */
-function memoryStorage (): Storage {
+function memoryStorage (): KeyValueStorage {
   const items = new Map<string, string>()
   return {
-    get length () { return items.size },
-    clear: () => items.clear(),
     getItem: (key) => items.get(key) ?? null,
-    key: (index) => [...items.keys()][index] ?? null,
-    removeItem: (key) => { items.delete(key) },
-    setItem: (key, value) => { items.set(key, String(value)) }
+    setItem: (key, value) => { items.set(key, value) }
   }
 }
 
@@ -153,7 +149,7 @@ describe('RecentDocuments', () => {
     const names = recent.list().map((entry) => entry.name)
     expect(names.length).toBe(maxRecentDocuments)
     expect(names[0]).toBe(`doc ${maxRecentDocuments + 9}`)
-    const full: Storage = { ...memoryStorage(), setItem: () => { throw new Error('QuotaExceededError') } }
+    const full: KeyValueStorage = { ...memoryStorage(), setItem: () => { throw new Error('QuotaExceededError') } }
     expect(() => new RecentDocuments(full).opened('x')).not.toThrow()
   })
 })
