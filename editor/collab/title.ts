@@ -7,6 +7,12 @@
 /** Longest title kept, in characters; a longer first line is cut with "…". */
 export const maxTitleLength = 80
 
+/**
+ * Lines read for a heading at most: a title comes early, and a long
+ * document without headings costs no more than its first lines.
+ */
+export const maxTitleLines = 1000
+
 /** An ATX heading: one to six `#`, a space, the text, optional closing `#`s (up to three spaces of indent). */
 const atxHeading = /^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/
 /** A line that underlines the line above it into a heading (setext: `===` or `---`). */
@@ -16,15 +22,18 @@ const fence = /^ {0,3}(```|~~~)/
 
 /**
  * The title of the document whose lines `lines` yields, stopping at its first
- * heading: that heading's text; else its first non-empty line outside code
- * fences, cut to `maxTitleLength`; else `name`. Markdown emphasis and code
+ * heading within the first `maxTitleLines` lines: that heading's text; else
+ * its first non-empty line outside code fences, cut to `maxTitleLength`;
+ * else `name`. Markdown emphasis and code
  * marks around words are kept as typed, except a heading's own `#`s.
  */
 export function documentTitle (lines: Iterable<string>, name: string): string {
   let firstLine: string | null = null
   let previous: string | null = null
   let inFence: string | null = null
+  let read = 0
   for (const line of lines) {
+    if (++read > maxTitleLines) break
     const fenceMark = fence.exec(line)?.[1] ?? null
     if (inFence !== null) {
       if (fenceMark === inFence) inFence = null

@@ -1,6 +1,7 @@
 /**
  * The rendered Markdown beside the editor (or instead of it on a narrow
- * screen), kept up to date while shown, at most a few times a second.
+ * screen), kept up to date while shown: at most four times a second, and
+ * less often for a document that takes long to render.
  */
 import type { MarkdownRenderer } from '../collab/export.js'
 import './document-menu.css'
@@ -17,6 +18,12 @@ export interface LivePreview {
 const renderEveryMs = 250
 
 /**
+ * How many times the last rendering took the preview waits before the next
+ * one: rendering a long document takes at most a fifth of the page's time.
+ */
+const renderCostFactor = 4
+
+/**
  * Makes `panel` the preview of the text `text()` returns, rendered by the
  * renderer `renderer()` loads. `subscribe` registers a change listener.
  * While the preview is shown, the page's `<body>` carries
@@ -30,9 +37,13 @@ export function livePreview (
 ): LivePreview {
   let shown = false
   let timer: ReturnType<typeof setTimeout> | undefined
+  let lastRenderMs = 0
   const render = async (): Promise<void> => {
     try {
-      const html = (await renderer())(text())
+      const toHtml = await renderer()
+      const started = performance.now()
+      const html = toHtml(text())
+      lastRenderMs = performance.now() - started
       // markdown-it with raw HTML off escapes everything typed: what it returns holds only its own markup.
       if (shown) panel.innerHTML = html
     } catch {
@@ -44,7 +55,7 @@ export function livePreview (
     timer = setTimeout(() => {
       timer = undefined
       void render()
-    }, renderEveryMs)
+    }, Math.max(renderEveryMs, lastRenderMs * renderCostFactor))
   })
   return {
     get shown () { return shown },

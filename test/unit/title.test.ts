@@ -4,7 +4,7 @@
  * pure functions without a browser.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { documentTitle, maxTitleLength, watchTitle } from '../../editor/collab/title.js'
+import { documentTitle, maxTitleLength, maxTitleLines, watchTitle } from '../../editor/collab/title.js'
 import { editDistance, similarNames } from '../../editor/collab/document-name.js'
 import { RecentDocuments, maxRecentDocuments, recentDocumentsKey, type KeyValueStorage } from '../../editor/collab/recent-documents.js'
 import { exportFileName, loadMarkdownRenderer, standaloneHtml } from '../../editor/collab/export.js'
@@ -51,6 +51,10 @@ describe('documentTitle', () => {
     }
     expect(documentTitle(lines(), 'n')).toBe('Found')
     expect(read).toBe(3)
+    // Without a heading, only the first lines are read: the first of them is the title.
+    read = 0
+    expect(documentTitle((function * () { for (let i = 0; i < 1_000_000; i++) { read++; yield `line ${i}` } })(), 'n')).toBe('line 0')
+    expect(read).toBe(maxTitleLines + 1)
   })
 })
 
