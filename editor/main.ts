@@ -6,7 +6,7 @@
 import * as Y from 'yjs'
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
-import { documentNameFromPath, similarNames } from './collab/document-name.js'
+import { documentNameFromPath } from './collab/document-name.js'
 import { openDocument, relayUrl } from './collab/connection.js'
 import { keepAccess, readClaims, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
 import { VersionsClient } from './collab/versions.js'
@@ -86,9 +86,7 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   const madeFor = link !== null && readClaims(link.link)?.doc === name
   if (recent.get(name) === null && !madeFor && await documentExists(location.origin, name, link?.token ?? null) === false) {
     for (const part of documentParts) element(part).hidden = true
-    const known = recent.list()
-    const similar = similarNames(name, known.map((entry) => entry.name))
-    showMissingNotice(element('missing-notice'), name, similar.map((other) => known.find((entry) => entry.name === other)!), () => {
+    showMissingNotice(element('missing-notice'), name, recent.list(), () => {
       recent.opened(name, link === null ? null : location.href)
       location.reload()
     })

@@ -2,16 +2,18 @@
  * What the page says when the name it was opened with belongs to no
  * document yet: nothing is created until the person asks for it.
  */
-import { documentPath } from '../collab/document-name.js'
+import { documentPath, similarNames } from '../collab/document-name.js'
 import type { RecentDocument } from '../collab/recent-documents.js'
 import './documents-page.css'
 
 /**
  * Fills `notice` with "No document named “name” yet", a button to create
  * it (which calls `create`), a link back to the documents page, and links
- * to `suggestions` (documents this device opened, with similar names).
+ * to those of `known` (the documents this device opened) whose names are
+ * close to `name`.
  */
-export function showMissingNotice (notice: HTMLElement, name: string, suggestions: readonly RecentDocument[], create: () => void): void {
+export function showMissingNotice (notice: HTMLElement, name: string, known: readonly RecentDocument[], create: () => void): void {
+  const suggestions = similarNames(name, known.map((entry) => entry.name)).map((similar) => known.find((entry) => entry.name === similar)!)
   const message = document.createElement('p')
   message.className = 'missing-message'
   message.textContent = `No document named “${name}” yet.`
