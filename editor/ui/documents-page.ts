@@ -178,10 +178,9 @@ function linksExplanation (origin: string): HTMLElement {
   const section = make('section', 'documents-links')
   section.dataset.testid = 'links-explanation'
   const people = make('p', undefined, 'On this server, documents open through links. Ask the person who shares a document for its link; the documents you open with one are kept below, on this device only.')
-  const operators = make('p', undefined, 'Running this server? Make a link to a document with ')
-  const command = make('code', undefined, `npx coedit token --doc <name> --write --url ${origin}`)
-  operators.append(command, '.')
-  section.append(people, operators)
+  const operators = make('p', undefined, 'Running this server? Make a link to a document with:')
+  const command = make('code', 'documents-command', `npx coedit token --doc <name> --write --url ${origin}`)
+  section.append(people, operators, command)
   return section
 }
 
