@@ -1,14 +1,14 @@
 /**
- * The editor page: the document named by the URL (a new one for `/`),
- * opened with the access its link grants, synced through the relay, with
- * its people, connection and save state.
+ * The editor page: the document named by the URL, opened with the access
+ * its link grants, synced through the relay, with its people, connection
+ * and save state; at `/`, the documents opened on this device.
  */
 import * as Y from 'yjs'
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
-import { documentNameFromPath, documentPath, newDocumentName } from './collab/document-name.js'
+import { documentNameFromPath } from './collab/document-name.js'
 import { openDocument, relayUrl } from './collab/connection.js'
-import { keepAccess, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
+import { keepAccess, readClaims, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
 import { VersionsClient } from './collab/versions.js'
 import { restoreText } from './collab/restore.js'
 import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
@@ -29,7 +29,15 @@ import { showPeople } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
 import { shareOnClick } from './ui/share-dialog.js'
 import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
-import { openByName } from './ui/open-form.js'
+import { newDocumentOnClick, openByName } from './ui/open-form.js'
+import { RecentDocuments } from './collab/recent-documents.js'
+import { documentExists } from './collab/document-exists.js'
+import { watchTitle } from './collab/title.js'
+import { markdownRendererOnce } from './collab/export.js'
+import { showDocumentsPage } from './ui/documents-page.js'
+import { showMissingNotice } from './ui/missing-notice.js'
+import { documentMenu } from './ui/document-menu.js'
+import { livePreview } from './ui/preview.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
 import { historyPanel } from './ui/history-panel.js'
 import { toolbar } from './ui/toolbar.js'
@@ -41,27 +49,30 @@ function element<T extends HTMLElement = HTMLElement> (testId: string): T {
   return found
 }
 
-/** The document this page shows; on `/`, a new one, whose path replaces `/` in the address bar. */
-function documentName (): string {
-  const named = documentNameFromPath(location.pathname)
-  if (named !== null) return named
-  const name = newDocumentName()
-  history.replaceState(null, '', documentPath(name))
-  return name
-}
+/** The parts of the page that show one open document. */
+const documentParts = ['share', 'history', 'status', 'saved', 'people', 'name-button', 'editor']
 
 /** Shows only why the document cannot be opened; nothing connects. */
 function refuse (problem: AccessProblem): void {
-  for (const part of ['share', 'history', 'status', 'saved', 'people', 'name-button', 'editor']) element(part).hidden = true
+  for (const part of documentParts) element(part).hidden = true
   showAccessProblem(element('access-notice'), problem, true)
 }
 
-async function start (): Promise<void> {
-  const name = documentName()
+/** The documents page at `/`; where access control is on, it creates nothing. */
+async function home (recent: RecentDocuments): Promise<void> {
+  for (const part of [...documentParts, 'doc-name', 'footer']) element(part).hidden = true
+  document.title = 'Your documents · coedit'
+  // Without a link, the access of no document: open where anyone may create documents, denied where links are needed.
+  const access = await resolveAccess('', new URL('/', location.origin))
+  showDocumentsPage(element('documents-page'), { recent, linksOnly: access.kind !== 'open', origin: location.origin })
+}
+
+async function start (name: string, recent: RecentDocuments): Promise<void> {
   document.title = `${name} · coedit`
   element('doc-name').textContent = name
   element('doc-name').title = name
   openByName(element<HTMLFormElement>('open-form'), element('open-error'))
+  newDocumentOnClick(element<HTMLAnchorElement>('new-document'), recent)
 
   const access = await resolveAccess(name, new URL(location.href))
   // Opening another document by name needs a link to it once access control is on.
@@ -71,6 +82,17 @@ async function start (): Promise<void> {
     return
   }
   const link = access.kind === 'link' ? access : null
+  // A name this device never opened, reached without a link made for it, may be a typo: ask before making it.
+  const madeFor = link !== null && readClaims(link.link)?.doc === name
+  if (recent.get(name) === null && !madeFor && await documentExists(location.origin, name, link?.token ?? null) === false) {
+    for (const part of documentParts) element(part).hidden = true
+    showMissingNotice(element('missing-notice'), name, recent.list(), () => {
+      recent.opened(name, link === null ? null : location.href)
+      location.reload()
+    })
+    return
+  }
+  recent.opened(name, link === null ? null : location.href)
   const readOnly = link?.permission === 'read'
   const { doc, text, provider, awareness, outgoing } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
 
@@ -102,6 +124,25 @@ async function start (): Promise<void> {
         editable.of(readOnly ? viewOnly() : [])
       ]
     })
+  })
+
+  const onTextChange = (listener: () => void): () => void => {
+    text.observe(listener)
+    return () => text.unobserve(listener)
+  }
+  let title = name
+  watchTitle(onTextChange, () => view.state.doc.iterLines(), name, (seen) => {
+    title = seen
+    document.title = `${seen} · coedit`
+    recent.retitle(name, seen)
+  })
+  const renderer = markdownRendererOnce()
+  documentMenu(element('document-menu'), {
+    text: () => text.toString(),
+    title: () => title,
+    renderer,
+    preview: livePreview(element('preview'), renderer, () => text.toString(), onTextChange),
+    printView: element('print-view')
   })
 
   let connection: ConnectionState = { kind: 'connecting' }
@@ -195,4 +236,6 @@ async function start (): Promise<void> {
   else view.focus()
 }
 
-void start()
+const recent = new RecentDocuments(localStorage)
+const named = documentNameFromPath(location.pathname)
+void (named === null ? home(recent) : start(named, recent))

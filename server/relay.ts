@@ -25,6 +25,7 @@ import { tokenApi } from './http/token-api.js'
 import { documentsApi } from './http/documents-api.js'
 import { createOpenAuthority, createTokenAuthority } from './auth/tokens.js'
 import { newSigningKey } from './storage/signing-key.js'
+import { documentExistsApi } from './http/document-exists.js'
 import { RelayMetrics } from './metrics/relay-metrics.js'
 import { metricsEndpoint } from './http/metrics.js'
 import { timedStore } from './storage/timed.js'
@@ -108,6 +109,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
   const api = tokenApi({ ...config, authority: links, tokenRequired: authority !== null, addressOf: (req) => clientAddress(req, { trustedProxies }) })
   const policy: AdmissionPolicy = { ...config, authority: links, tokenRequired: authority !== null, trustedProxies }
   const documents = documentsApi({ ...config, registry, store, history, authority, logger, addressOf: (req) => clientAddress(req, policy) })
+  const exists = documentExistsApi({ ...config, registry, store, authority })
   const serveMetrics = metricsEndpoint({ authority, metrics })
   const serveDeliveries = webhooksApi({ authority, outbox: webhookOutbox })
   const counter = new ConnectionCounter(config.maxConnections, config.maxConnectionsPerAddress)
@@ -151,7 +153,7 @@ export async function startRelay (options: RelayOptions = {}): Promise<Relay> {
       return
     }
     if (path.startsWith('/api/')) {
-      documents.handle(req, res, path).then((done) => done || api(req, res, path)).then((done) => {
+      documents.handle(req, res, path).then((done) => done || exists(req, res, path)).then((done) => done || api(req, res, path)).then((done) => {
         if (res.statusCode === 401 || res.statusCode === 403) metrics.authFailed('api')
         if (!done) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not-found","message":"no such endpoint"}}')
       }, (err) => {

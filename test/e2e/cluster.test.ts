@@ -7,7 +7,7 @@
 import { expect, it } from 'vitest'
 import type { BrowserContext, Page } from 'playwright-core'
 import { artifacts, useBrowser } from './browser.js'
-import { newProfile, people, typeAtEnd, waitForConnection, waitForSaveState, waitForText } from './editor-page.js'
+import { newProfile, openedBefore, people, typeAtEnd, waitForConnection, waitForSaveState, waitForText } from './editor-page.js'
 import { describeWithServices } from '../helpers/services.js'
 import { startProcessCluster, storedDocument } from '../helpers/cluster.js'
 import type { ChildRelay } from '../helpers/child-relay.js'
@@ -19,6 +19,7 @@ const browser = useBrowser()
 /** Opens document `name` at `/d/<name>` of `child` in a new page of `context`; waits until it is connected. */
 async function openOn (context: BrowserContext, child: ChildRelay, name: string): Promise<Page> {
   const page = await context.newPage()
+  await openedBefore(page, name)
   await page.goto(`${child.url}/d/${encodeURIComponent(name)}`)
   await waitForConnection(page, 'connected')
   return page

@@ -67,11 +67,29 @@ export async function waitForSaveState (page: Page, state: 'saved' | 'saving' | 
 }
 
 /**
+ * Makes the pages of `page` (or of every page of a profile) start as on a
+ * device that opened document `name` before, so that a name the relay does
+ * not know yet opens at once instead of asking whether to create it.
+ */
+export async function openedBefore (page: Page | BrowserContext, name: string): Promise<void> {
+  await page.addInitScript(`(() => {
+    const key = 'coedit.documents'
+    const list = JSON.parse(localStorage.getItem(key) ?? '[]')
+    if (!list.some((entry) => entry.name === ${JSON.stringify(name)})) {
+      list.push({ name: ${JSON.stringify(name)}, title: ${JSON.stringify(name)}, openedAtMs: 0, link: null })
+      localStorage.setItem(key, JSON.stringify(list))
+    }
+  })()`)
+}
+
+/**
  * Opens document `name` (through a link with `token`, if given) in a new
- * page of `context` and waits until it is connected and in sync.
+ * page of `context`, as on a device that opened it before (see
+ * `openedBefore`), and waits until it is connected and in sync.
  */
 export async function openEditor (context: BrowserContext, relay: Relay, name: string, token?: string): Promise<Page> {
   const page = await context.newPage()
+  await openedBefore(page, name)
   await page.goto(documentUrl(relay, name, token))
   await waitForConnection(page, 'connected')
   return page

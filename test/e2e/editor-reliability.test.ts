@@ -12,7 +12,7 @@ import { createTokenAuthority } from '../../server/auth/tokens.js'
 import { startTestRelay } from '../helpers/relay.js'
 import { artifacts, useBrowser } from './browser.js'
 import {
-  documentUrl, newProfile, people, openEditor, startEditorRelay, storedText, typeAtEnd,
+  documentUrl, newProfile, openedBefore, people, openEditor, startEditorRelay, storedText, typeAtEnd,
   waitForConnection, waitForSaveState, waitForText
 } from './editor-page.js'
 
@@ -137,6 +137,7 @@ describe('saved covers deletions', () => {
     const confirmations = watchConfirmations(page)
     // The page's own clock: the badge holds "Saving…" a moment, which must not hide what the page decided.
     await page.clock.install()
+    await openedBefore(page, 'typo')
     await page.goto(documentUrl(relay, 'typo'))
     await waitForConnection(page, 'connected')
 
@@ -172,6 +173,7 @@ describe('refusals the page cannot get past', () => {
     await page.clock.install()
     const sockets: string[] = []
     page.on('websocket', (socket) => sockets.push(socket.url()))
+    await openedBefore(page, 'big')
     await page.goto(documentUrl(relay, 'big'))
     await waitForConnection(page, 'connected')
     await typeAtEnd(page, 'Notes\n')
@@ -210,6 +212,7 @@ describe('refusals the page cannot get past', () => {
     await context.addInitScript(countSockets)
     const page = await context.newPage()
     await page.clock.install()
+    await openedBefore(page, 'huge')
     await page.goto(documentUrl(relay, 'huge'))
     await waitForConnection(page, 'connected')
 

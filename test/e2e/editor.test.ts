@@ -9,7 +9,7 @@ import type { DocStore } from '../../server/storage/store.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
 import { artifacts, useBrowser } from './browser.js'
 import {
-  documentUrl, newProfile, people, openEditor, startEditorRelay, storedText, typeAtEnd,
+  documentUrl, newProfile, openedBefore, people, openEditor, startEditorRelay, storedText, typeAtEnd,
   waitForConnection, waitForSaveState, waitForText
 } from './editor-page.js'
 
@@ -169,29 +169,33 @@ describe('the editor in a browser', () => {
     expect(await storedText(held.store, 'saved')).toBe('Durable?')
   })
 
-  it('gives / a new random document, opens documents by name and copies their link', async () => {
+  it('starts new documents with random names from /, opens documents by name and copies their link', async () => {
     const relay = await startEditorRelay()
     const context = await newProfile(browser(), ada)
     const page = await context.newPage()
 
     await page.goto(`${relay.url}/`)
+    await page.getByTestId('create-document').click()
     await page.waitForURL(/\/d\/[a-z2-7]{20}$/)
     const first = new URL(page.url()).pathname.slice(3)
     expect(await page.getByTestId('doc-name').textContent()).toBe(first)
     await waitForConnection(page, 'connected')
-    await page.goto(`${relay.url}/`)
+    await page.getByTestId('new-document').click()
     await page.waitForURL(/\/d\/[a-z2-7]{20}$/)
     expect(new URL(page.url()).pathname.slice(3)).not.toBe(first)
+    await waitForConnection(page, 'connected')
 
     await page.getByTestId('open-name').fill('bad <name>')
     await page.getByTestId('open-name').press('Enter')
     await page.getByTestId('open-error').waitFor()
     expect(page.url()).not.toContain('bad')
 
+    // A name no document has yet is made only on request.
     await page.getByTestId('open-name').fill('team notes/2025')
     await page.getByTestId('open-name').press('Enter')
     await page.waitForURL(documentUrl(relay, 'team notes/2025'))
     expect(await page.getByTestId('doc-name').textContent()).toBe('team notes/2025')
+    await page.getByTestId('create-missing').click()
     await waitForConnection(page, 'connected')
     await typeAtEnd(page, 'agenda')
     await expect.poll(() => relay.registry.get('team notes/2025')?.text, { timeout: 10_000 }).toBe('agenda')
@@ -210,6 +214,7 @@ describe('the editor in a browser', () => {
     const relay = await startEditorRelay()
     const context = await newProfile(browser())
     const page = await context.newPage()
+    await openedBefore(page, 'names')
     await page.goto(documentUrl(relay, 'names'))
     const input = page.getByTestId('name-input')
     await input.waitFor()

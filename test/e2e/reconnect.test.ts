@@ -18,7 +18,7 @@ import { createMemoryStore } from '../../server/storage/memory.js'
 import { backoffCeilingMs, longHiddenMs } from '../../editor/collab/backoff.js'
 import { artifacts, useBrowser } from './browser.js'
 import {
-  documentUrl, newProfile, people, startEditorRelay, typeAtEnd,
+  documentUrl, openedBefore, newProfile, people, startEditorRelay, typeAtEnd,
   waitForConnection, waitForSaveState
 } from './editor-page.js'
 
@@ -61,6 +61,7 @@ async function pendingRetry (page: Page, after?: number): Promise<{ at: number, 
  */
 async function openCounted (context: BrowserContext, relay: Relay, name: string): Promise<Page> {
   const page = await context.newPage()
+  await openedBefore(page, name)
   await page.goto(documentUrl(relay, name))
   await waitForConnection(page, 'connected')
   return page
