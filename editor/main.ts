@@ -16,6 +16,7 @@ import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/pres
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
+import { trackSyncProgress } from './collab/sync-progress.js'
 import { addressWithoutAccess, requestShareLinks } from './collab/share-links.js'
 import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
@@ -33,6 +34,7 @@ import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
 import { openByName } from './ui/open-form.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
 import { historyPanel } from './ui/history-panel.js'
+import { loadingProgress } from './ui/loading-progress.js'
 
 /** The page element marked `data-testid="<testId>"`; the page is broken without it. */
 function element<T extends HTMLElement = HTMLElement> (testId: string): T {
@@ -153,6 +155,7 @@ async function start (): Promise<void> {
     })
   }
   retryOnReturn(provider, window)
+  trackSyncProgress(provider, loadingProgress(element('loading-progress')))
   provider.connect()
 
   const editIdentity = async (title: string, cancel: string): Promise<void> => {
