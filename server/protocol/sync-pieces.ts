@@ -38,7 +38,26 @@ function varUintBytes (value: number): number {
   return bytes
 }
 
-/** Bytes `struct` takes in a V1 update (the client's header not included). */
+/** Bytes a measuring encoder may hold before it is replaced by a fresh one. */
+const maxScratchBytes = 1 << 20
+
+/** Measures structs by writing them to a scratch encoder, replaced once it holds `maxScratchBytes`. */
+class StructSizer {
+  private scratch = new Y.UpdateEncoderV1()
+
+  /** Bytes `struct` takes in a V1 update (the client's header not included). */
+  bytes (struct: Struct): number {
+    let before = encoding.length(this.scratch.restEncoder)
+    if (before > maxScratchBytes) {
+      this.scratch = new Y.UpdateEncoderV1()
+      before = 0
+    }
+    struct.write(this.scratch, 0)
+    return encoding.length(this.scratch.restEncoder) - before
+  }
+}
+
+/** Bytes `struct` takes in a V1 update, measured on an encoder of its own (for structs that may be huge). */
 function structBytes (struct: Struct): number {
   const encoder = new Y.UpdateEncoderV1()
   struct.write(encoder, 0)
@@ -94,10 +113,11 @@ function prefixBytes (struct: Struct, diff: number): number {
  * `struct` as consecutive structs of at most `maxBytes` each, where it can
  * be cut; a struct that cannot be cut stays whole, whatever its size.
  */
-function cutToSize (struct: Struct, maxBytes: number): Array<{ struct: Struct, bytes: number }> {
+function cutToSize (struct: Struct, maxBytes: number, sizer: StructSizer): Array<{ struct: Struct, bytes: number }> {
   const parts: Array<{ struct: Struct, bytes: number }> = []
   let rest = struct
-  let bytes = structBytes(rest)
+  let bytes = sizer.bytes(rest)
+  if (bytes <= maxBytes) return [{ struct, bytes }]
   while (bytes > maxBytes && cuttable(rest)) {
     // Content bytes are close to even per unit; shrink the guess until the part fits.
     let diff = Math.max(1, Math.min(rest.length - 1, Math.floor(rest.length * maxBytes / bytes)))
@@ -282,10 +302,11 @@ export function splitUpdate (update: Uint8Array, maxPieceBytes: number): Uint8Ar
   // Room for the headers a piece may need around one struct: counts, client and clock.
   const structBudget = Math.max(1, maxPieceBytes - 24)
   const sized = new Map<Struct, number>()
+  const sizer = new StructSizer()
   for (const [client, list] of byClient) {
     const parts: Struct[] = []
     for (const struct of list) {
-      for (const part of cutToSize(struct, structBudget)) {
+      for (const part of cutToSize(struct, structBudget, sizer)) {
         parts.push(part.struct)
         sized.set(part.struct, part.bytes)
       }
