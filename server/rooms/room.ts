@@ -116,6 +116,8 @@ export interface RoomOptions extends DocumentBudget, PresenceLimits, StoredLogLi
   readonly logger: Logger
   /** Largest piece of a sync answer, in update bytes; a larger answer goes out in several messages. */
   readonly maxSyncPieceBytes: number
+  /** Bytes of sync answers a connection may have waiting beyond the one it is reading (else 1008). */
+  readonly maxBufferedBytes: number
   /** Defaults to reporting nothing. */
   readonly metrics?: RoomMetrics
   /** Defaults to telling no one. */
@@ -509,7 +511,16 @@ export class Room {
       if (this.syncAnswers.size >= maxCachedSyncAnswers + 1) this.syncAnswers.clear()
       this.syncAnswers.set(key, answer)
     }
-    if (answer.progress && connection.wantsProgress) this.outbox.send(answer.progress, { syncAnswerTo: connection })
+    // Answers wait in the room, not in the socket, where they would count as unread bytes. One
+    // answer at a time is free; a client asking again before reading is held to that limit.
+    const answers = (this.members.get(connection) as Member).answers
+    const progress = connection.wantsProgress ? answer.progress : null
+    const bytes = answer.bytes + (progress?.length ?? 0)
+    if (answers.pendingBytes > 0 && answers.pendingBytes + bytes > this.options.maxBufferedBytes) {
+      throw new ProtocolError('policy', 'sync requests faster than their answers are read')
+    }
+    answers.promise(bytes)
+    if (progress) this.outbox.send(progress, { syncAnswerTo: connection })
     for (const frame of answer.frames) this.outbox.send(frame, { syncAnswerTo: connection })
   }
 

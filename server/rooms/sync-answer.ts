@@ -16,6 +16,8 @@ export interface SyncAnswer {
   readonly frames: readonly Uint8Array[]
   /** The progress notice for clients that asked for one; null for a one-message answer. */
   readonly progress: Uint8Array | null
+  /** Bytes of `frames` together. */
+  readonly bytes: number
 }
 
 /**
@@ -27,9 +29,9 @@ export function syncAnswer (update: Uint8Array, maxPieceBytes: number): SyncAnsw
   const pieces = splitUpdate(update, maxPieceBytes)
   const last = pieces.length - 1
   const frames = pieces.map((piece, i) => i === last ? encodeSyncStep2(piece) : encodeUpdate(piece))
-  if (frames.length === 1) return { frames, progress: null }
   const bytes = frames.reduce((sum, frame) => sum + frame.length, 0)
-  return { frames, progress: encodeSyncProgress({ messages: frames.length, bytes }) }
+  if (frames.length === 1) return { frames, progress: null, bytes }
+  return { frames, progress: encodeSyncProgress({ messages: frames.length, bytes }), bytes }
 }
 
 /** Sends one frame and calls `sent` once it has left the process. */
@@ -45,12 +47,21 @@ export class AnswerQueue {
   private readonly waiting: Uint8Array[] = []
   private next = 0
   private sending = false
+  private owed = 0
 
   constructor (private readonly send: SendAnswerFrame) {}
 
-  /** Frames queued and not yet handed to the connection. */
-  get length (): number {
-    return this.waiting.length - this.next
+  /**
+   * Bytes of answers promised (`promise`) and not yet handed to the
+   * connection: queued here, or still to be queued.
+   */
+  get pendingBytes (): number {
+    return this.owed
+  }
+
+  /** Counts `bytes` of frames that will be pushed, toward `pendingBytes`. */
+  promise (bytes: number): void {
+    this.owed += bytes
   }
 
   /** Queues `frame` behind the ones queued before it. */
@@ -62,6 +73,7 @@ export class AnswerQueue {
   private pump (): void {
     if (this.sending || this.next >= this.waiting.length) return
     const frame = this.waiting[this.next++]
+    this.owed = Math.max(0, this.owed - frame.length)
     if (this.next === this.waiting.length) {
       this.waiting.length = 0
       this.next = 0

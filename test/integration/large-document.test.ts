@@ -11,7 +11,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { connectClient, onTeardown, startTestRelay, synced, waitFor } from '../helpers/relay.js'
 import { seededRandom } from '../helpers/random.js'
-import { openWebSocket, recordMessages } from '../helpers/raw-socket.js'
+import { closeCodeOf, openWebSocket, recordMessages } from '../helpers/raw-socket.js'
 import { createMemoryStore } from '../../server/storage/memory.js'
 import {
   decodeSyncProgress, encodeSyncStep1, encodeUpdate, messageSync, messageSyncProgress, progressQueryParam, syncStep2, syncUpdate
@@ -169,6 +169,19 @@ describe('a large document and the stock client', () => {
     for (const { watched } of newcomers) watched.socket!.resume()
     for (const { client } of newcomers) await synced(client, 60_000)
     for (const { client } of newcomers) expect(client.text.toString()).toBe(text)
+  })
+
+  it('closes with 1008 a client that asks again and again without reading the answers', async () => {
+    const { update } = largeDocument(12_000_000, 5)
+    const relay = await relayWith('greedy', update, { maxBufferedBytes: 16 * 1024 * 1024 })
+    const socket = await openWebSocket(relay, 'greedy')
+    socket.pause()
+    const ask = encodeSyncStep1(Y.encodeStateVector(new Y.Doc()))
+    socket.send(ask)
+    socket.send(ask)
+    const closed = closeCodeOf(socket, 30_000)
+    socket.resume()
+    expect(await closed).toBe(1008)
   })
 })
 
