@@ -16,7 +16,7 @@ import { createMemoryStore } from '../../server/storage/memory.js'
 import {
   decodeSyncProgress, encodeSyncStep1, encodeUpdate, messageSync, messageSyncProgress, progressQueryParam, syncStep2, syncUpdate
 } from '../../server/protocol/messages.js'
-import type { Relay } from '../../server/relay.js'
+import type { Relay, RelayOptions } from '../../server/relay.js'
 
 /** Bytes a sync message adds around its update: outer type, sub-type and the update's varUint length. */
 const messageOverhead = 7
@@ -37,7 +37,7 @@ function largeDocument (bytes: number, seed: number): { update: Uint8Array, text
 }
 
 /** A relay whose memory store holds `update` as the document `name`. */
-async function relayWith (name: string, update: Uint8Array, options: { maxSyncPieceBytes?: number } = {}): Promise<Relay> {
+async function relayWith (name: string, update: Uint8Array, options: RelayOptions = {}): Promise<Relay> {
   const store = createMemoryStore()
   await store.append(name, update)
   return await startTestRelay({ store, ...options })
