@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { splitUpdate } from '../../server/protocol/sync-pieces.js'
+import { AnswerQueue, syncAnswer } from '../../server/rooms/sync-answer.js'
+import { decodeClientMessage, decodeSyncProgress } from '../../server/protocol/messages.js'
 import { replayTrace } from '../../bench/trace.js'
 import { seededRandom, type Random } from '../helpers/random.js'
 
@@ -150,6 +152,46 @@ describe('splitUpdate', () => {
     applyAll(target, pieces)
     expect(target.getText('text').toString()).toBe(trace.endContent)
     expect(fingerprint(target)).toEqual(fingerprint(source))
+  })
+})
+
+describe('syncAnswer', () => {
+  it('is one sync step 2 without a progress notice when the update fits', () => {
+    const doc = new Y.Doc()
+    doc.getText('text').insert(0, 'small')
+    const answer = syncAnswer(Y.encodeStateAsUpdate(doc), 1024)
+    expect(answer.frames).toHaveLength(1)
+    expect(decodeClientMessage(answer.frames[0]).type).toBe('sync-step-2')
+    expect(answer.progress).toBeNull()
+  })
+
+  it('is sync updates then one sync step 2, announced by a notice that counts them', () => {
+    const doc = new Y.Doc()
+    doc.getText('text').insert(0, 'large '.repeat(5000))
+    const answer = syncAnswer(Y.encodeStateAsUpdate(doc), 1024)
+    const types = answer.frames.map((frame) => decodeClientMessage(frame).type)
+    expect(types.slice(0, -1).every((type) => type === 'update')).toBe(true)
+    expect(types[types.length - 1]).toBe('sync-step-2')
+    const bytes = answer.frames.reduce((sum, frame) => sum + frame.length, 0)
+    expect(answer.bytes).toBe(bytes)
+    expect(decodeSyncProgress(answer.progress!)).toEqual({ messages: answer.frames.length, bytes })
+  })
+})
+
+describe('AnswerQueue', () => {
+  it('hands over the next frame only once the one before has left, and counts what is promised', () => {
+    const handed: Array<{ frame: Uint8Array, sent: () => void }> = []
+    const queue = new AnswerQueue((frame, sent) => handed.push({ frame, sent }))
+    const frames = [new Uint8Array(3), new Uint8Array(5), new Uint8Array(7)]
+    queue.promise(15)
+    for (const frame of frames) queue.push(frame)
+    expect(handed.map((h) => h.frame)).toEqual([frames[0]])
+    expect(queue.pendingBytes).toBe(12)
+    handed[0].sent()
+    expect(handed.map((h) => h.frame)).toEqual(frames.slice(0, 2))
+    handed[1].sent()
+    expect(handed.map((h) => h.frame)).toEqual(frames)
+    expect(queue.pendingBytes).toBe(0)
   })
 })
 
