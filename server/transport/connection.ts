@@ -98,10 +98,10 @@ export class Connection implements RoomConnection {
   /** When the socket was handed over (`performance.now()`), for the close line's duration. */
   private readonly openedAt = performance.now()
   /**
-   * Bytes of one sync answer (for a new client, the whole document) still on
-   * their way out. They do not count against `maxBufferedBytes`, so a client
-   * on a slow link can download a document larger than that while others
-   * edit. One answer at a time: a client asking again is held to the limit.
+   * Bytes of one sync answer message (for a large document, one piece of
+   * it) still on their way out. They do not count against `maxBufferedBytes`,
+   * so a client on a slow link can download a large document while others
+   * edit. One message at a time: the room sends the next once it has left.
    */
   private syncAnswerBytes = 0
 
