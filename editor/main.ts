@@ -16,6 +16,7 @@ import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/pres
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
+import { trackSyncProgress } from './collab/sync-progress.js'
 import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
@@ -41,6 +42,7 @@ import { livePreview } from './ui/preview.js'
 import { warnBeforeLeaving } from './ui/unload-guard.js'
 import { historyPanel } from './ui/history-panel.js'
 import { toolbar } from './ui/toolbar.js'
+import { loadingProgress } from './ui/loading-progress.js'
 
 /** The page element marked `data-testid="<testId>"`; the page is broken without it. */
 function element<T extends HTMLElement = HTMLElement> (testId: string): T {
@@ -196,6 +198,7 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
     })
   }
   retryOnReturn(provider, window)
+  trackSyncProgress(provider, loadingProgress(element('loading-progress')))
   provider.connect()
 
   const editIdentity = async (title: string, cancel: string): Promise<void> => {

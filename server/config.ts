@@ -47,6 +47,13 @@ export interface Config {
   readonly maxMessageBytes: number
   /** Bytes a connection may have queued unsent (a client that does not read) before it is closed with 1008. */
   readonly maxBufferedBytes: number
+  /**
+   * Largest piece of a first sync, in update bytes: a sync answer larger
+   * than this goes out as a sequence of sync updates of at most this size
+   * each (one struct that cannot be cut may pass it), sent one after another
+   * as the client reads them, then a final sync step 2.
+   */
+  readonly maxSyncPieceBytes: number
   /** Bytes a connection may send while its document is still loading. */
   readonly maxQueuedBytesWhileLoading: number
   /** Longest room name, in characters. */
@@ -154,6 +161,7 @@ export interface Config {
 }
 
 const MiB = 1024 * 1024
+const KiB = 1024
 
 /** The defaults, as documented in the README's configuration table. */
 export const defaultConfig: Config = {
@@ -171,6 +179,7 @@ export const defaultConfig: Config = {
   maxRooms: 10_000,
   maxMessageBytes: 16 * MiB,
   maxBufferedBytes: 32 * MiB,
+  maxSyncPieceBytes: 256 * KiB,
   maxQueuedBytesWhileLoading: 16 * MiB,
   maxRoomNameLength: 200,
   compactAfterUpdates: 1000,

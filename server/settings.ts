@@ -264,6 +264,7 @@ const table: { readonly [K in keyof Settings]-?: Spec<Settings[K]> } = {
   maxRoomNameLength: { group: 'Limits', placeholder: 'N', help: 'longest document name, in characters', parse: wholeNumber(1) },
   maxMessageBytes: { group: 'Limits', placeholder: 'BYTES', help: 'largest WebSocket message (close 1009)', parse: wholeNumber(1024) },
   maxBufferedBytes: { group: 'Limits', placeholder: 'BYTES', help: 'bytes queued unsent to a client that does not read (close 1008)', parse: wholeNumber(1) },
+  maxSyncPieceBytes: { group: 'Limits', placeholder: 'BYTES', help: 'largest message of a first sync: a larger document goes out in pieces of this size, each sent once the client has read the one before', parse: wholeNumber(1024) },
   maxQueuedBytesWhileLoading: { group: 'Limits', placeholder: 'BYTES', help: 'bytes a connection may send while its document loads (close 1008)', parse: wholeNumber(1) },
   maxMessagesPerSecond: { group: 'Limits', placeholder: 'N', help: 'messages per connection per second, sustained… (close 1008)', parse: wholeNumber(1) },
   maxMessageBurst: { group: 'Limits', placeholder: 'N', help: '…and in a burst', parse: wholeNumber(1) },

@@ -4,6 +4,7 @@
 import * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import { savedQueryParam } from './saved.js'
+import { progressQueryParam } from './sync-progress.js'
 import { tokenQueryParam } from './access.js'
 import { OutgoingFrames } from './outgoing.js'
 import { reconnectsAfter } from './refusal.js'
@@ -52,6 +53,7 @@ export function openDocument (name: string, serverUrl: string, options: JoinOpti
   const params: Record<string, string> = {}
   if (options.token !== null) params[tokenQueryParam] = options.token
   if (options.wantsSaved) params[savedQueryParam] = '1'
+  params[progressQueryParam] = '1'
   // The provider puts the room into the URL path as it is; the relay decodes it.
   const outgoing = new OutgoingFrames()
   const provider = new ReconnectingProvider(serverUrl, encodeURIComponent(name), doc, {

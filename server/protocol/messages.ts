@@ -3,7 +3,8 @@
  *
  * Every message starts with a varUint outer type. The numbers are those of
  * y-protocols and the stock `y-websocket` client; `messageSaved` is coedit's
- * own, sent only to connections that ask for it (see `savedQueryParam`).
+ * own, sent only to connections that ask for it (see `savedQueryParam`), and
+ * so is `messageSyncProgress` (see `progressQueryParam`).
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
@@ -28,6 +29,17 @@ export const messageSaved = 100
 
 /** Query parameter by which a client opts in to `messageSaved`. */
 export const savedQueryParam = 'saved'
+
+/**
+ * Outer type: the server's notice that the answer to the client's sync
+ * step 1 comes in several messages: how many, and how many bytes they take
+ * together (each whole message counted, as the client receives it). Sent
+ * right before them, only to connections that opted in with `?progress=1`.
+ */
+export const messageSyncProgress = 101
+
+/** Query parameter by which a client opts in to `messageSyncProgress`. */
+export const progressQueryParam = 'progress'
 
 /** Sync sub-type: the sender's state vector, asking for what it lacks. */
 export const syncStep1 = 0
@@ -176,4 +188,30 @@ export function decodeSaved (bytes: Uint8Array): SavedConfirmation {
   const handled = readUint(decoder)
   if (decoding.hasContent(decoder)) throw new ProtocolError('malformed', 'trailing bytes after message')
   return { stateVector, handled }
+}
+
+/** A decoded sync progress notice; see `messageSyncProgress`. */
+export interface SyncProgress {
+  /** Messages the sync answer takes: sync updates, then a final sync step 2. */
+  readonly messages: number
+  /** Bytes of those messages together. */
+  readonly bytes: number
+}
+
+/** Encodes a sync progress notice (`messageSyncProgress`). */
+export function encodeSyncProgress (progress: SyncProgress): Uint8Array {
+  return frame(messageSyncProgress, (e) => {
+    encoding.writeVarUint(e, progress.messages)
+    encoding.writeVarUint(e, progress.bytes)
+  })
+}
+
+/** Decodes a sync progress notice; throws a `ProtocolError` for anything else. */
+export function decodeSyncProgress (bytes: Uint8Array): SyncProgress {
+  const decoder = decoding.createDecoder(bytes)
+  if (readUint(decoder) !== messageSyncProgress) throw new ProtocolError('unknown-type', 'not a sync progress message')
+  const messages = readUint(decoder)
+  const total = readUint(decoder)
+  if (decoding.hasContent(decoder)) throw new ProtocolError('malformed', 'trailing bytes after message')
+  return { messages, bytes: total }
 }

@@ -21,7 +21,7 @@
 import * as Y from 'yjs'
 import type { ClientMessage } from '../protocol/messages.js'
 import {
-  encodeAwareness, encodePermissionDenied, encodeSaved, encodeSyncStep1, encodeSyncStep2, encodeUpdate
+  encodeAwareness, encodePermissionDenied, encodeSaved, encodeSyncStep1, encodeUpdate
 } from '../protocol/messages.js'
 import { decodeAwarenessUpdate, encodeAwarenessUpdate } from '../protocol/awareness.js'
 import { changesDocument } from '../protocol/update.js'
@@ -36,6 +36,7 @@ import { Presence, type PresenceLimits } from './presence.js'
 import { StoredLog, type StoredLogLimits } from './stored-log.js'
 import { SequencePosition } from './sequence.js'
 import { minimalTextEdit } from './text-edit.js'
+import { AnswerQueue, syncAnswer, type SyncAnswer } from './sync-answer.js'
 
 /** What a room needs of a connection. */
 export interface RoomConnection {
@@ -45,16 +46,19 @@ export interface RoomConnection {
   readonly readOnly: boolean
   /** Whether the connection asked for `messageSaved` confirmations. */
   readonly wantsSaved: boolean
+  /** Whether the connection asked to be told how large a sync answer in several messages is (`messageSyncProgress`). */
+  readonly wantsProgress: boolean
   /** The name others see for this connection, fixed by its token; null lets the client choose. */
   readonly displayName: string | null
   /** Queues bytes for the client. Never throws; a dead connection drops them. */
   send (frame: Uint8Array): void
   /**
-   * Queues a sync step 2 answering the client's state vector, which may be
-   * the whole document: unlike `send`, may exceed the connection's limit on
-   * queued bytes while it goes out.
+   * Queues a message of the answer to the client's sync step 1: unlike
+   * `send`, may exceed the connection's limit on queued bytes while it goes
+   * out. Calls `sent` once the message has left the process (never, if the
+   * connection is gone).
    */
-  sendSyncAnswer (frame: Uint8Array): void
+  sendSyncAnswer (frame: Uint8Array, sent: () => void): void
   /**
    * Counts `messages` more against the connection's message rate, for a
    * request that costs as much work as that many messages. False when that
@@ -110,6 +114,10 @@ export interface RoomEdits {
 /** Room behaviour that comes from configuration. */
 export interface RoomOptions extends DocumentBudget, PresenceLimits, StoredLogLimits {
   readonly logger: Logger
+  /** Largest piece of a sync answer, in update bytes; a larger answer goes out in several messages. */
+  readonly maxSyncPieceBytes: number
+  /** Bytes of sync answers a connection may have waiting beyond the one it is reading (else 1008). */
+  readonly maxBufferedBytes: number
   /** Defaults to reporting nothing. */
   readonly metrics?: RoomMetrics
   /** Defaults to telling no one. */
@@ -120,6 +128,8 @@ export interface RoomOptions extends DocumentBudget, PresenceLimits, StoredLogLi
 interface Member {
   /** Document messages (sync step 2, update) of this connection handled so far. */
   handled: number
+  /** The messages of sync answers on their way to this connection, one at a time. */
+  readonly answers: AnswerQueue
 }
 
 /**
@@ -166,8 +176,8 @@ export class Room {
   private catchingUp = false
   private catchUpTimer: NodeJS.Timeout | null = null
   private readonly outbox: Outbox<RoomConnection>
-  /** Sync step 2 answers for the current document, by the state vector they answer. */
-  private readonly syncAnswers = new Map<string, Uint8Array>()
+  /** Sync answers for the current document, by the state vector they answer. */
+  private readonly syncAnswers = new Map<string, SyncAnswer>()
   /** While the document is rebuilt, the work that arrived meanwhile; null otherwise. */
   private held: Array<() => void> | null = null
   private failed = false
@@ -242,7 +252,7 @@ export class Room {
    * state, so one lost with an earlier connection is not waited for forever.
    */
   join (connection: RoomConnection): void {
-    this.members.set(connection, { handled: 0 })
+    this.members.set(connection, { handled: 0, answers: new AnswerQueue((frame, sent) => connection.sendSyncAnswer(frame, sent)) })
     this.whenReady(() => {
       if (!this.members.has(connection)) return
       const stateVector = Y.encodeStateVector(this.ydoc)
@@ -472,6 +482,13 @@ export class Room {
    * set) are kept until the document changes. Computing one takes time in
    * proportion to the document, so it is charged to the asking connection's
    * message rate by the document's size.
+   *
+   * An answer larger than `maxSyncPieceBytes` goes out as several messages
+   * (see `syncAnswer`), each once the one before has left the process:
+   * the stock client hears from the relay all along instead of waiting for
+   * one huge message, and a slow reader costs one piece of buffer. Updates
+   * made meanwhile reach it at once, between the pieces; Yjs holds any that
+   * build on a piece still to come until that piece arrives.
    */
   private answerSyncStep1 (connection: RoomConnection, stateVector: Uint8Array): void {
     const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('latin1')
@@ -486,7 +503,7 @@ export class Room {
         throw new ProtocolError('invalid-update', `bad state vector: ${(err as Error).message}`)
       }
       try {
-        answer = encodeSyncStep2(Y.encodeStateAsUpdate(this.ydoc, stateVector))
+        answer = syncAnswer(Y.encodeStateAsUpdate(this.ydoc, stateVector), this.options.maxSyncPieceBytes)
       } catch (err) {
         this.fail(err, 'the document cannot be encoded')
         return
@@ -494,7 +511,17 @@ export class Room {
       if (this.syncAnswers.size >= maxCachedSyncAnswers + 1) this.syncAnswers.clear()
       this.syncAnswers.set(key, answer)
     }
-    this.outbox.send(answer, { syncAnswerTo: connection })
+    // Answers wait in the room, not in the socket, where they would count as unread bytes. One
+    // answer at a time is free; a client asking again before reading is held to that limit.
+    const answers = (this.members.get(connection) as Member).answers
+    const progress = connection.wantsProgress ? answer.progress : null
+    const bytes = answer.bytes + (progress?.length ?? 0)
+    if (answers.pendingBytes > 0 && answers.pendingBytes + bytes > this.options.maxBufferedBytes) {
+      throw new ProtocolError('policy', 'sync requests faster than their answers are read')
+    }
+    answers.promise(bytes)
+    if (progress) this.outbox.send(progress, { syncAnswerTo: connection })
+    for (const frame of answer.frames) this.outbox.send(frame, { syncAnswerTo: connection })
   }
 
   private receiveUpdate (connection: RoomConnection, update: Uint8Array, raw: Uint8Array | null): void {
@@ -577,8 +604,8 @@ export class Room {
       this.broadcast(frame, to.allBut)
     } else if ('only' in to) {
       if (this.members.has(to.only)) to.only.send(frame)
-    } else if (this.members.has(to.syncAnswerTo)) {
-      to.syncAnswerTo.sendSyncAnswer(frame)
+    } else {
+      this.members.get(to.syncAnswerTo)?.answers.push(frame)
     }
   }
 

@@ -54,6 +54,8 @@ export interface ConnectionGrant {
   readonly room: string
   readonly readOnly: boolean
   readonly wantsSaved: boolean
+  /** Whether the client asked for `messageSyncProgress` notices. */
+  readonly wantsProgress: boolean
   /** Remote address, for log lines and per-address limits. */
   readonly address: string
   /** The name others see, fixed by the access token; null lets the client choose. */
@@ -82,6 +84,7 @@ function connectionOf (socket: WebSocket): Connection {
 export class Connection implements RoomConnection {
   readonly readOnly: boolean
   readonly wantsSaved: boolean
+  readonly wantsProgress: boolean
   readonly displayName: string | null
   private room: Room | null = null
   private readonly messageBudget: TokenBucket
@@ -95,10 +98,10 @@ export class Connection implements RoomConnection {
   /** When the socket was handed over (`performance.now()`), for the close line's duration. */
   private readonly openedAt = performance.now()
   /**
-   * Bytes of one sync answer (for a new client, the whole document) still on
-   * their way out. They do not count against `maxBufferedBytes`, so a client
-   * on a slow link can download a document larger than that while others
-   * edit. One answer at a time: a client asking again is held to the limit.
+   * Bytes of one sync answer message (for a large document, one piece of
+   * it) still on their way out. They do not count against `maxBufferedBytes`,
+   * so a client on a slow link can download a large document while others
+   * edit. One message at a time: the room sends the next once it has left.
    */
   private syncAnswerBytes = 0
 
@@ -116,6 +119,7 @@ export class Connection implements RoomConnection {
   ) {
     this.readOnly = grant.readOnly
     this.wantsSaved = grant.wantsSaved
+    this.wantsProgress = grant.wantsProgress
     this.displayName = grant.displayName
     this.messageBudget = new TokenBucket(context.maxMessagesPerSecond, context.maxMessageBurst)
     this.byteBudget = new TokenBucket(context.maxBytesPerSecond, context.maxByteBurst)
@@ -152,16 +156,19 @@ export class Connection implements RoomConnection {
     this.wire.write(this.context.frames.frame(frame))
   }
 
-  sendSyncAnswer (frame: Uint8Array): void {
+  sendSyncAnswer (frame: Uint8Array, sent: () => void): void {
     if (!this.writable()) return
     this.context.metrics.sent(frame)
     const bytes = this.context.frames.frame(frame)
     if (this.syncAnswerBytes > 0) {
-      this.wire.write(bytes)
+      this.wire.write(bytes, sent)
       return
     }
     this.syncAnswerBytes = bytes.length
-    this.wire.write(bytes, () => { this.syncAnswerBytes = 0 })
+    this.wire.write(bytes, () => {
+      this.syncAnswerBytes = 0
+      sent()
+    })
   }
 
   /** Whether the socket is open and its reader keeps up; closes a connection that does not. */

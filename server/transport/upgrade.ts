@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { InvalidRoomNameError, queryParams, roomNameFromUrl } from './room-name.js'
 import { grantCovers, TokenError, type TokenAuthority } from '../auth/tokens.js'
-import { savedQueryParam } from '../protocol/messages.js'
+import { progressQueryParam, savedQueryParam } from '../protocol/messages.js'
 import type { ConnectionGrant } from './connection.js'
 import type { TrustedProxies } from './forwarded.js'
 
@@ -117,16 +117,17 @@ export async function admitUpgrade (req: IncomingMessage, policy: AdmissionPolic
   const params = queryParams(url)
   const address = clientAddress(req, policy)
   const wantsSaved = params.get(savedQueryParam) === '1'
+  const wantsProgress = params.get(progressQueryParam) === '1'
   const token = params.get('token') ?? bearerToken(req.headers.authorization) ?? ''
   if (token === '' && !policy.tokenRequired) {
-    return { room, readOnly: false, wantsSaved, address, displayName: null, expiresAtMs: null, tokenId: null }
+    return { room, readOnly: false, wantsSaved, wantsProgress, address, displayName: null, expiresAtMs: null, tokenId: null }
   }
   try {
     const grant = await policy.authority.verify(token)
     if (!grantCovers(grant, room)) throw new TokenError('forbidden', 'the access token does not open this document')
     // A token's signature identifies it, for the rooms-per-token budget.
     const tokenId = token.slice(token.lastIndexOf('.') + 1)
-    return { room, readOnly: grant.permission === 'read', wantsSaved, address, displayName: grant.name, expiresAtMs: grant.expiresAtMs, tokenId }
+    return { room, readOnly: grant.permission === 'read', wantsSaved, wantsProgress, address, displayName: grant.name, expiresAtMs: grant.expiresAtMs, tokenId }
   } catch (err) {
     if (err instanceof TokenError) throw new UpgradeRejection(err.status, err.message, true)
     throw err
