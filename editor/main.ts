@@ -16,6 +16,10 @@ import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/pres
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
+import { offlineStoreName, openOfflineCopy } from './collab/offline-store.js'
+import { Heartbeat } from './collab/heartbeat.js'
+import { Traffic } from './collab/traffic.js'
+import { publishAway } from './collab/away.js'
 import { addressWithoutAccess, requestShareLinks } from './collab/share-links.js'
 import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
@@ -23,7 +27,8 @@ import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
 import { viewOnly } from './extensions/view-only.js'
 import { connectionBadge } from './ui/connection-badge.js'
-import { savedBadge } from './ui/saved-badge.js'
+import { saveDisplay, savedBadge } from './ui/saved-badge.js'
+import { connectionInspector } from './ui/connection-inspector.js'
 import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
 import { showPeople } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
@@ -52,7 +57,7 @@ function documentName (): string {
 
 /** Shows only why the document cannot be opened; nothing connects. */
 function refuse (problem: AccessProblem): void {
-  for (const part of ['share', 'history', 'status', 'saved', 'people', 'name-button', 'editor']) element(part).hidden = true
+  for (const part of ['share', 'history', 'inspect', 'saved', 'people', 'name-button', 'editor']) element(part).hidden = true
   showAccessProblem(element('access-notice'), problem, true)
 }
 
@@ -73,6 +78,10 @@ async function start (): Promise<void> {
   const link = access.kind === 'link' ? access : null
   const readOnly = link?.permission === 'read'
   const { doc, text, provider, awareness, outgoing } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
+  // Only a page that edits keeps a copy in the browser: a view-only page has nothing of its own to keep.
+  const copy = readOnly ? null : await openOfflineCopy(offlineStoreName(relayUrl(location), name), doc)
+  const traffic = new Traffic(outgoing, provider)
+  const heartbeat = new Heartbeat(provider, outgoing, window)
 
   // A name set by the link is shown and published, but never stored: it belongs to the link.
   const fixedName = link?.name ?? null
@@ -104,6 +113,7 @@ async function start (): Promise<void> {
 
   let connection: ConnectionState = { kind: 'connecting' }
   let saveState: SaveState = 'saved'
+  let pending = 0
   // Until the first sync nothing is known to be stored: the badge says so instead of "Saved".
   let loaded = false
   // Why the page stopped connecting for good, in few words; null while it keeps connecting.
@@ -113,7 +123,7 @@ async function start (): Promise<void> {
   const showStatus = (): void => {
     showConnection(stopped === null ? connection : { kind: 'closed', reason: stopped })
     // Nothing more will be stored: what is not confirmed now never will be.
-    if (!readOnly) showSaveState(stopped !== null && saveState === 'saving' ? 'unsaved' : !loaded && saveState === 'saved' ? 'loading' : saveState)
+    if (!readOnly) showSaveState(saveDisplay({ pending, loaded, stopped: stopped !== null, connected: connection.kind === 'connected', keptOnDevice: copy?.kind === 'kept' }), pending)
   }
   /** Stops editing for good, saying why in `label`; the text stays visible. */
   const stop = (label: string): void => {
@@ -134,15 +144,19 @@ async function start (): Promise<void> {
     element('saved').hidden = true
     element('view-only').hidden = false
   } else {
-    trackSaved(doc, provider, outgoing, (state) => {
+    trackSaved(doc, provider, outgoing, (state, waiting) => {
       saveState = state
+      pending = waiting
+      if (copy?.kind === 'kept') copy.notePending(waiting)
       showStatus()
-    })
+    }, copy?.kind === 'kept' ? { restored: copy.pending, isReplay: (origin) => origin === copy.origin } : {})
   }
   watchPeople(awareness, (people) => showPeople(element('people'), people))
   reappearOnReconnect(provider)
   watchRefusal(provider, (refusal) => {
-    showRefusal(element('refusal-notice'), refusal, () => text.toString())
+    // A deleted document's copy is kept to be copied, never merged into a later document of that name.
+    if (refusal === 'deleted' && copy?.kind === 'kept') copy.markDeleted()
+    showRefusal(element('refusal-notice'), refusal, () => copy?.kind === 'orphaned' && text.length === 0 ? copy.text : text.toString())
     stop(refusalLabels[refusal])
   })
   if (link) {
@@ -153,6 +167,10 @@ async function start (): Promise<void> {
     })
   }
   retryOnReturn(provider, window)
+  publishAway(awareness, window, () => !provider.wsconnected)
+  connectionInspector(element('inspector'), element<HTMLButtonElement>('inspect'), {
+    traffic, heartbeat, awareness, connection: () => stopped === null ? connection : { kind: 'closed', reason: stopped }
+  })
   provider.connect()
 
   const editIdentity = async (title: string, cancel: string): Promise<void> => {
@@ -188,7 +206,8 @@ async function start (): Promise<void> {
   } else {
     copyOnClick(share, () => addressWithoutAccess(location.href))
   }
-  warnBeforeLeaving(() => saveState === 'saving')
+  // Changes kept in the browser survive leaving: only changes held by this tab alone are worth a warning.
+  warnBeforeLeaving(() => saveState === 'saving' && copy?.kind !== 'kept')
 
   historyPanel(element('history-panel'), element<HTMLButtonElement>('history'), {
     // The token the page connects with now (a session token is renewed as it runs out).
