@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
 import { documentNameFromPath, documentPath, newDocumentName } from './collab/document-name.js'
-import { openDocument, relayUrl } from './collab/connection.js'
+import { openDocument, relayUrl, textName } from './collab/connection.js'
 import { keepAccess, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
 import { VersionsClient } from './collab/versions.js'
 import { restoreText } from './collab/restore.js'
@@ -79,7 +79,7 @@ async function start (): Promise<void> {
   const readOnly = link?.permission === 'read'
   const { doc, text, provider, awareness, outgoing } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
   // Only a page that edits keeps a copy in the browser: a view-only page has nothing of its own to keep.
-  const copy = readOnly ? null : await openOfflineCopy(offlineStoreName(relayUrl(location), name), doc)
+  const copy = readOnly ? null : await openOfflineCopy(offlineStoreName(relayUrl(location), name), doc, textName)
   const traffic = new Traffic(outgoing, provider)
   const heartbeat = new Heartbeat(provider, outgoing, window)
 
@@ -154,8 +154,8 @@ async function start (): Promise<void> {
   watchPeople(awareness, (people) => showPeople(element('people'), people))
   reappearOnReconnect(provider)
   watchRefusal(provider, (refusal) => {
-    // A deleted document's copy is kept to be copied, never merged into a later document of that name.
-    if (refusal === 'deleted' && copy?.kind === 'kept') copy.markDeleted()
+    // Merged again, this copy would bring back a deleted document, or be refused on every visit: it is kept only to be copied.
+    if (refusal !== 'unavailable' && copy?.kind === 'kept') copy.setApart()
     showRefusal(element('refusal-notice'), refusal, () => copy?.kind === 'orphaned' && text.length === 0 ? copy.text : text.toString())
     stop(refusalLabels[refusal])
   })
@@ -206,8 +206,7 @@ async function start (): Promise<void> {
   } else {
     copyOnClick(share, () => addressWithoutAccess(location.href))
   }
-  // Changes kept in the browser survive leaving: only changes held by this tab alone are worth a warning.
-  warnBeforeLeaving(() => saveState === 'saving' && copy?.kind !== 'kept')
+  warnBeforeLeaving(() => saveState === 'saving')
 
   historyPanel(element('history-panel'), element<HTMLButtonElement>('history'), {
     // The token the page connects with now (a session token is renewed as it runs out).

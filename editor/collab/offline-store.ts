@@ -13,14 +13,15 @@
  * covers; the document in memory holds everything ever stored, so nothing
  * is lost however merges overlap.
  *
- * A copy whose document the relay reported deleted is marked so and kept
- * apart: it is never merged into a later document of the same name, but
- * its text stays available to copy.
+ * A copy the relay refused (the document was deleted, or the copy holds a
+ * change the relay will not take) is marked and set apart: it is never
+ * merged into a later document of the same name, which would bring back a
+ * deleted document or be refused on every visit, but its text stays
+ * available to copy.
  */
 import * as Y from 'yjs'
 import * as idb from 'lib0/indexeddb'
 import { IndexeddbPersistence, storeState } from 'y-indexeddb'
-import { textName } from './connection.js'
 
 /** Rows written since the last merge that trigger the next one. */
 export const compactAfterRows = 100
@@ -30,8 +31,8 @@ const loadTimeoutMs = 3_000
 
 /** Key, in y-indexeddb's `custom` store, of how many changes wait for the relay. */
 const pendingKey = 'pending'
-/** Key of the mark (1) set once the relay reported the document deleted. */
-const deletedKey = 'deleted'
+/** Key of the mark (1) set once the relay refused the copy (see `KeptCopy.setApart`). */
+const setApartKey = 'set-apart'
 
 /** The IndexedDB database name for document `name` on the relay at `serverUrl`. */
 export function offlineStoreName (serverUrl: string, name: string): string {
@@ -47,11 +48,11 @@ export interface KeptCopy {
   readonly pending: number
   /** Notes that `count` changes wait for the relay, for a later visit; writes at most once per call with a new count. */
   notePending (count: number): void
-  /** Stops storing and marks the copy as belonging to a deleted document, kept only to be copied. */
-  markDeleted (): void
+  /** Stops storing and sets the copy apart, kept only to be copied: the relay refused the document or a change in it. */
+  setApart (): void
 }
 
-/** A copy kept from a document the relay reported deleted: never merged, only shown to be copied. */
+/** A copy set apart on an earlier visit (see `KeptCopy.setApart`): never merged, only shown to be copied. */
 export interface OrphanedCopy {
   readonly kind: 'orphaned'
   readonly text: string
@@ -68,19 +69,19 @@ async function within<T> (promise: Promise<T>, ms: number): Promise<T | null> {
   }
 }
 
-/** Whether database `dbName` carries the deleted mark (creating it empty, as y-indexeddb would, if new). */
-async function markedDeleted (dbName: string): Promise<boolean> {
+/** Whether database `dbName` carries the set-apart mark (creating it empty, as y-indexeddb would, if new). */
+async function markedSetApart (dbName: string): Promise<boolean> {
   const db = await idb.openDB(dbName, (created) => idb.createStores(created, [['updates', { autoIncrement: true }], ['custom']]))
   try {
     const [custom] = idb.transact(db, ['custom'], 'readonly')
-    return await idb.get(custom, deletedKey) === 1
+    return await idb.get(custom, setApartKey) === 1
   } finally {
     db.close()
   }
 }
 
-/** The text of the copy in database `dbName`, loaded into a document of its own. */
-async function orphanedText (dbName: string): Promise<string> {
+/** The text named `textName` of the copy in database `dbName`, loaded into a document of its own. */
+async function orphanedText (dbName: string, textName: string): Promise<string> {
   const scratch = new Y.Doc()
   const persistence = new IndexeddbPersistence(dbName, scratch)
   await persistence.whenSynced
@@ -93,13 +94,13 @@ async function orphanedText (dbName: string): Promise<string> {
 /**
  * Loads the browser's copy of the document `dbName` (see
  * `offlineStoreName`) into `doc` and keeps storing `doc`'s updates there,
- * compactly. Resolves with null when IndexedDB is unavailable or slow
+ * compactly. A copy set apart yields the text named `textName`. Resolves with null when IndexedDB is unavailable or slow
  * (private windows, full disks): the page then works as before, without a
  * copy.
  */
-export async function openOfflineCopy (dbName: string, doc: Y.Doc): Promise<KeptCopy | OrphanedCopy | null> {
+export async function openOfflineCopy (dbName: string, doc: Y.Doc, textName: string): Promise<KeptCopy | OrphanedCopy | null> {
   const opened = async (): Promise<KeptCopy | OrphanedCopy> => {
-    if (await markedDeleted(dbName)) return { kind: 'orphaned', text: await orphanedText(dbName) }
+    if (await markedSetApart(dbName)) return { kind: 'orphaned', text: await orphanedText(dbName, textName) }
     const persistence = new IndexeddbPersistence(dbName, doc)
     await persistence.whenSynced
     const pending: unknown = await persistence.get(pendingKey)
@@ -133,13 +134,13 @@ function keep (persistence: IndexeddbPersistence, doc: Y.Doc, pending: number): 
       notedPending = count
       void persistence.set(pendingKey, count)
     },
-    markDeleted () {
+    setApart () {
       if (stopped) return
       stopped = true
       doc.off('update', onUpdate)
       // The mark's transaction starts before `destroy` closes the database, which waits for it;
       // `destroy` stops storing at once: what the page holds now is what the copy keeps.
-      void persistence.set(deletedKey, 1)
+      void persistence.set(setApartKey, 1)
       void persistence.destroy()
     }
   }

@@ -80,10 +80,13 @@ describe('connection truth', () => {
   it('shows Offline as soon as the browser says so, and reconnects when it is back', async () => {
     const relay = await startEditorRelay()
     const context = await newProfile(browser(), ada)
+    // The page's clock stands still once it has saved: no heartbeat runs, only the browser's own event can tell.
+    await context.clock.install()
     const page = await openEditor(context, relay, 'offline-event')
     const other = await openEditor(await newProfile(browser(), bob), relay, 'offline-event')
     await typeAtEnd(page, 'One')
     await waitForSaveState(page, 'saved')
+    await page.clock.pauseAt(await page.evaluate('Date.now()') as number + 1_000)
 
     await context.setOffline(true)
     await waitForConnection(page, 'offline')
@@ -91,10 +94,13 @@ describe('connection truth', () => {
     await waitForPending(page, 4)
     expect(await page.getByTestId('saved').textContent()).toBe('Saved on this device · 4 changes wait for the server')
 
+    // Back online, the page tries at once rather than when its wait (on the stopped clock) ends.
     await context.setOffline(false)
     await waitForConnection(page, 'connected')
-    await waitForSaveState(page, 'saved')
     await waitForText(other, 'One two')
+    // "Saving…" stays up a moment once shown.
+    await page.clock.runFor(1_000)
+    await waitForSaveState(page, 'saved')
   })
 
   it('counts every kind of message each way in the inspector, live, and gives the focus back on close', async () => {
