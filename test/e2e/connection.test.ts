@@ -79,7 +79,7 @@ describe('connection truth', () => {
 
   it('shows Offline as soon as the browser says so, and reconnects when it is back', async () => {
     const relay = await startEditorRelay()
-    const context = await newProfile(browser(), ada)
+    const context = await newProfile(browser(), ada, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'dark' })
     // The page's clock stands still once it has saved: no heartbeat runs, only the browser's own event can tell.
     await context.clock.install()
     const page = await openEditor(context, relay, 'offline-event')
@@ -93,6 +93,7 @@ describe('connection truth', () => {
     await typeAtEnd(page, ' two')
     await waitForPending(page, 4)
     expect(await page.getByTestId('saved').textContent()).toBe('Saved on this device · 4 changes wait for the server')
+    await page.screenshot({ path: '/tmp/offline-phone-dark.png' })
 
     // Back online, the page tries at once rather than when its wait (on the stopped clock) ends.
     await context.setOffline(false)
