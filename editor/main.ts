@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
 import { documentNameFromPath, documentPath, newDocumentName } from './collab/document-name.js'
-import { openDocument, relayUrl, textName } from './collab/connection.js'
+import { openDocument, relayUrl } from './collab/connection.js'
 import { keepAccess, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
 import { VersionsClient } from './collab/versions.js'
 import { restoreText } from './collab/restore.js'
@@ -79,7 +79,7 @@ async function start (): Promise<void> {
   const readOnly = link?.permission === 'read'
   const { doc, text, provider, awareness, outgoing } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
   // Only a page that edits keeps a copy in the browser: a view-only page has nothing of its own to keep.
-  const copy = readOnly ? null : await openOfflineCopy(offlineStoreName(relayUrl(location), name), doc, textName)
+  const copy = readOnly ? null : await openOfflineCopy(offlineStoreName(relayUrl(location), name), doc)
   const traffic = new Traffic(outgoing, provider)
   const heartbeat = new Heartbeat(provider, outgoing, window)
 
@@ -123,7 +123,7 @@ async function start (): Promise<void> {
   const showStatus = (): void => {
     showConnection(stopped === null ? connection : { kind: 'closed', reason: stopped })
     // Nothing more will be stored: what is not confirmed now never will be.
-    if (!readOnly) showSaveState(saveDisplay({ pending, loaded, stopped: stopped !== null, connected: connection.kind === 'connected', keptOnDevice: copy?.kind === 'kept' }), pending)
+    if (!readOnly) showSaveState(saveDisplay({ pending, loaded, stopped: stopped !== null, connected: connection.kind === 'connected', keptOnDevice: copy !== null }), pending)
   }
   /** Stops editing for good, saying why in `label`; the text stays visible. */
   const stop = (label: string): void => {
@@ -147,16 +147,16 @@ async function start (): Promise<void> {
     trackSaved(doc, provider, outgoing, (state, waiting) => {
       saveState = state
       pending = waiting
-      if (copy?.kind === 'kept') copy.notePending(waiting)
+      copy?.notePending(waiting)
       showStatus()
-    }, copy?.kind === 'kept' ? { restored: copy.pending, isReplay: (origin) => origin === copy.origin } : {})
+    }, copy !== null ? { restored: copy.pending, isReplay: (origin) => origin === copy.origin } : {})
   }
   watchPeople(awareness, (people) => showPeople(element('people'), people))
   reappearOnReconnect(provider)
   watchRefusal(provider, (refusal) => {
-    // Merged again, this copy would bring back a deleted document, or be refused on every visit: it is kept only to be copied.
-    if (refusal !== 'unavailable' && copy?.kind === 'kept') copy.setApart()
-    showRefusal(element('refusal-notice'), refusal, () => copy?.kind === 'orphaned' && text.length === 0 ? copy.text : text.toString())
+    // Merged again, the copy would bring back a deleted document, or be refused on every visit: its text is kept apart, to be copied.
+    if (refusal !== 'unavailable') copy?.setApart(text.toString())
+    showRefusal(element('refusal-notice'), refusal, () => text.length === 0 && copy?.setApartText ? copy.setApartText : text.toString())
     stop(refusalLabels[refusal])
   })
   if (link) {

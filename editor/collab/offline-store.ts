@@ -13,11 +13,11 @@
  * covers; the document in memory holds everything ever stored, so nothing
  * is lost however merges overlap.
  *
- * A copy the relay refused (the document was deleted, or the copy holds a
- * change the relay will not take) is marked and set apart: it is never
- * merged into a later document of the same name, which would bring back a
- * deleted document or be refused on every visit, but its text stays
- * available to copy.
+ * When the relay refuses the document for good (it was deleted, or the copy
+ * holds a change the relay will not take), the copy is set apart: its rows
+ * are cleared, so that it is never merged into a later document of the same
+ * name (which would bring back a deleted document, or be refused on every
+ * visit), and its text is kept beside them, to be copied.
  */
 import * as Y from 'yjs'
 import * as idb from 'lib0/indexeddb'
@@ -31,8 +31,8 @@ const loadTimeoutMs = 3_000
 
 /** Key, in y-indexeddb's `custom` store, of how many changes wait for the relay. */
 const pendingKey = 'pending'
-/** Key of the mark (1) set once the relay refused the copy (see `KeptCopy.setApart`). */
-const setApartKey = 'set-apart'
+/** Key of the text of a copy set apart (see `KeptCopy.setApart`). */
+const setApartKey = 'set-apart-text'
 
 /** The IndexedDB database name for document `name` on the relay at `serverUrl`. */
 export function offlineStoreName (serverUrl: string, name: string): string {
@@ -41,21 +41,20 @@ export function offlineStoreName (serverUrl: string, name: string): string {
 
 /** The browser's copy of a document, bound to the page's `Y.Doc`. */
 export interface KeptCopy {
-  readonly kind: 'kept'
   /** The origin of the updates that load the copy into the document: they replay, they are not changes. */
   readonly origin: unknown
   /** Changes that waited for the relay when the page last noted them (see `notePending`). */
   readonly pending: number
-  /** Notes that `count` changes wait for the relay, for a later visit; writes at most once per call with a new count. */
+  /** The text of a copy set apart on an earlier visit, if any. */
+  readonly setApartText: string | null
+  /** Notes that `count` changes wait for the relay, for a later visit; writes only when the count changed. */
   notePending (count: number): void
-  /** Stops storing and sets the copy apart, kept only to be copied: the relay refused the document or a change in it. */
-  setApart (): void
-}
-
-/** A copy set apart on an earlier visit (see `KeptCopy.setApart`): never merged, only shown to be copied. */
-export interface OrphanedCopy {
-  readonly kind: 'orphaned'
-  readonly text: string
+  /**
+   * Stops storing, clears the copy and keeps `text` (the document as the
+   * page holds it) beside it, to be copied on a later visit. The writes are
+   * queued at once, in one transaction.
+   */
+  setApart (text: string): void
 }
 
 /** Resolves with `promise`'s value, or with null once `ms` have passed or it failed. */
@@ -69,48 +68,26 @@ async function within<T> (promise: Promise<T>, ms: number): Promise<T | null> {
   }
 }
 
-/** Whether database `dbName` carries the set-apart mark (creating it empty, as y-indexeddb would, if new). */
-async function markedSetApart (dbName: string): Promise<boolean> {
-  const db = await idb.openDB(dbName, (created) => idb.createStores(created, [['updates', { autoIncrement: true }], ['custom']]))
-  try {
-    const [custom] = idb.transact(db, ['custom'], 'readonly')
-    return await idb.get(custom, setApartKey) === 1
-  } finally {
-    db.close()
-  }
-}
-
-/** The text named `textName` of the copy in database `dbName`, loaded into a document of its own. */
-async function orphanedText (dbName: string, textName: string): Promise<string> {
-  const scratch = new Y.Doc()
-  const persistence = new IndexeddbPersistence(dbName, scratch)
-  await persistence.whenSynced
-  const text = scratch.getText(textName).toString()
-  await persistence.destroy()
-  scratch.destroy()
-  return text
-}
-
 /**
  * Loads the browser's copy of the document `dbName` (see
  * `offlineStoreName`) into `doc` and keeps storing `doc`'s updates there,
- * compactly. A copy set apart yields the text named `textName`. Resolves with null when IndexedDB is unavailable or slow
+ * compactly. Resolves with null when IndexedDB is unavailable or slow
  * (private windows, full disks): the page then works as before, without a
  * copy.
  */
-export async function openOfflineCopy (dbName: string, doc: Y.Doc, textName: string): Promise<KeptCopy | OrphanedCopy | null> {
-  const opened = async (): Promise<KeptCopy | OrphanedCopy> => {
-    if (await markedSetApart(dbName)) return { kind: 'orphaned', text: await orphanedText(dbName, textName) }
+export async function openOfflineCopy (dbName: string, doc: Y.Doc): Promise<KeptCopy | null> {
+  const opened = async (): Promise<KeptCopy> => {
     const persistence = new IndexeddbPersistence(dbName, doc)
     await persistence.whenSynced
     const pending: unknown = await persistence.get(pendingKey)
-    return keep(persistence, doc, typeof pending === 'number' ? pending : 0)
+    const setApartText: unknown = await persistence.get(setApartKey)
+    return keep(persistence, doc, typeof pending === 'number' ? pending : 0, typeof setApartText === 'string' ? setApartText : null)
   }
   return await within(opened(), loadTimeoutMs)
 }
 
 /** Keeps `doc` in `persistence`, merging its rows (see the module comment). */
-function keep (persistence: IndexeddbPersistence, doc: Y.Doc, pending: number): KeptCopy {
+function keep (persistence: IndexeddbPersistence, doc: Y.Doc, pending: number, setApartText: string | null): KeptCopy {
   let rowsSinceMerge = 0
   let notedPending = pending
   let stopped = false
@@ -126,21 +103,24 @@ function keep (persistence: IndexeddbPersistence, doc: Y.Doc, pending: number): 
   doc.on('update', onUpdate)
   merge()
   return {
-    kind: 'kept',
     origin: persistence,
     pending,
+    setApartText,
     notePending (count) {
       if (count === notedPending || stopped) return
       notedPending = count
       void persistence.set(pendingKey, count)
     },
-    setApart () {
-      if (stopped) return
+    setApart (text) {
+      if (stopped || persistence.db === null) return
       stopped = true
       doc.off('update', onUpdate)
-      // The mark's transaction starts before `destroy` closes the database, which waits for it;
-      // `destroy` stops storing at once: what the page holds now is what the copy keeps.
-      void persistence.set(setApartKey, 1)
+      const [updates, custom] = idb.transact(persistence.db, ['updates', 'custom'])
+      // Row keys count up from 1.
+      void idb.del(updates, idb.createIDBKeyRangeLowerBound(0, false))
+      void idb.put(custom, text, setApartKey)
+      void idb.put(custom, 0, pendingKey)
+      // Stops storing at once; the database closes once the transaction above is done.
       void persistence.destroy()
     }
   }

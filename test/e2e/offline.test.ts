@@ -50,6 +50,11 @@ async function storedPending (page: Page, relay: Relay, name: string): Promise<u
   return await inDatabase(page, databaseOf(relay, name), 'custom', "store.get('pending')")
 }
 
+/** The text the copy of `name` keeps apart after a refusal, if any. */
+async function storedSetApart (page: Page, relay: Relay, name: string): Promise<unknown> {
+  return await inDatabase(page, databaseOf(relay, name), 'custom', "store.get('set-apart-text')")
+}
+
 /** Waits, polling from here, until `read()` resolves to `expected`. */
 async function waitForValue (read: () => Promise<unknown>, expected: unknown, what: string): Promise<void> {
   const deadline = Date.now() + 10_000
@@ -156,7 +161,19 @@ describe('offline edits', () => {
     await refused.getByTestId('refusal-copy').click()
     await refused.locator('[data-testid="refusal-copy"][data-copied]').waitFor()
     expect(await refused.evaluate('navigator.clipboard.readText()')).toBe('Kept. Offline.')
+    await waitForValue(() => storedSetApart(refused, second, 'gone'), 'Kept. Offline.', 'the text kept apart')
     await refused.close()
+
+    // Another visit while it is still deleted: nothing of the copy is merged, and its text is still offered.
+    const again = await context.newPage()
+    await again.goto(documentUrl(second, 'gone'))
+    await again.getByTestId('refusal-notice').waitFor()
+    expect(await editorText(again)).toBe('')
+    await again.evaluate("navigator.clipboard.writeText('something else')")
+    await again.getByTestId('refusal-copy').click()
+    await again.locator('[data-testid="refusal-copy"][data-copied]').waitFor()
+    expect(await again.evaluate('navigator.clipboard.readText()')).toBe('Kept. Offline.')
+    await again.close()
 
     // Restored by an operator: the page shows the document as stored, without the set-apart copy.
     expect((await fetch(`${second.url}/api/documents/gone/restore`, { method: 'POST' })).status).toBe(200)
@@ -164,5 +181,23 @@ describe('offline edits', () => {
     await waitForSaveState(restored, 'saved')
     expect(await editorText(restored)).toBe('Kept.')
     expect(await storedText(store, 'gone')).toBe('Kept.')
+  })
+
+  it('sets apart a copy holding a change the relay refused, instead of sending it again on every visit', async () => {
+    const store = createMemoryStore()
+    const relay = await startEditorRelay({ maxDocumentBytes: 2000, store })
+    const page = await openEditor(await newProfile(browser(), ada), relay, 'big')
+    await typeAtEnd(page, 'Notes\n')
+    await waitForSaveState(page, 'saved')
+    await page.keyboard.insertText('A paragraph that is far too long. '.repeat(100))
+    await page.getByTestId('refusal-notice').waitFor()
+    await waitForConnection(page, 'closed')
+    await waitForValue(async () => (await storedSetApart(page, relay, 'big') as string | undefined)?.startsWith('Notes\nA paragraph'), true, 'the text kept apart')
+
+    await page.reload()
+    await waitForConnection(page, 'connected')
+    await waitForSaveState(page, 'saved')
+    expect(await editorText(page)).toBe('Notes\n')
+    expect(await storedText(store, 'big')).toBe('Notes\n')
   })
 })
