@@ -19,7 +19,7 @@
  * name (which would bring back a deleted document, or be refused on every
  * visit), and its text is kept beside them, to be copied.
  */
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import * as idb from 'lib0/indexeddb'
 import { IndexeddbPersistence, storeState } from 'y-indexeddb'
 
