@@ -60,9 +60,11 @@ describe('connection truth', () => {
     await waitForText(other, 'Before. ')
 
     proxy.stall()
+    const stalledAt = Date.now()
     await typeAtEnd(page, 'abc')
     // The socket is open as far as the browser knows; only the heartbeat can tell.
     await waitForConnection(page, 'offline')
+    console.log(`offline shown ${Date.now() - stalledAt} ms after the link went silent`)
     await waitForPending(page, 3)
     await waitForSaveState(page, 'on-device' as never)
     expect(await page.getByTestId('saved').textContent()).toBe('Saved on this device · 3 changes wait for the server')
