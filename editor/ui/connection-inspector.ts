@@ -67,7 +67,7 @@ const rows: readonly Row[] = [
     kind: 'saved',
     sent: null,
     received: 'saved',
-    what: 'The server’s receipt: the changes you sent are stored on its disk. Only then does the badge say “Saved”.'
+    what: 'The server’s receipt: the changes you sent are stored durably. Only then does the badge say “Saved”.'
   },
   {
     name: 'Ping / pong',
