@@ -17,6 +17,11 @@ import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
 import { trackSyncProgress } from './collab/sync-progress.js'
+import { saveDisplay } from './collab/save-display.js'
+import { offlineStoreName, openOfflineCopy } from './collab/offline-store.js'
+import { Heartbeat } from './collab/heartbeat.js'
+import { Traffic } from './collab/traffic.js'
+import { publishAway } from './collab/away.js'
 import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
@@ -25,6 +30,7 @@ import { viewOnly } from './extensions/view-only.js'
 import { separateUndoSteps } from './extensions/undo-steps.js'
 import { connectionBadge } from './ui/connection-badge.js'
 import { savedBadge } from './ui/saved-badge.js'
+import { connectionInspector } from './ui/connection-inspector.js'
 import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
 import { showPeople } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
@@ -52,7 +58,7 @@ function element<T extends HTMLElement = HTMLElement> (testId: string): T {
 }
 
 /** The parts of the page that show one open document. */
-const documentParts = ['share', 'history', 'status', 'saved', 'people', 'name-button', 'editor']
+const documentParts = ['share', 'history', 'inspect', 'saved', 'people', 'name-button', 'editor']
 
 /** Shows only why the document cannot be opened; nothing connects. */
 function refuse (problem: AccessProblem): void {
@@ -97,6 +103,10 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   recent.opened(name, link === null ? null : location.href)
   const readOnly = link?.permission === 'read'
   const { doc, text, provider, awareness, outgoing } = openDocument(name, relayUrl(location), { token: link?.token ?? null, wantsSaved: !readOnly })
+  // Only a page that edits keeps a copy in the browser: a view-only page has nothing of its own to keep.
+  const copy = readOnly ? null : await openOfflineCopy(offlineStoreName(relayUrl(location), name), doc)
+  const traffic = new Traffic(outgoing, provider)
+  const heartbeat = new Heartbeat(provider, outgoing, window)
 
   // A name set by the link is shown and published, but never stored: it belongs to the link.
   const fixedName = link?.name ?? null
@@ -149,6 +159,7 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
 
   let connection: ConnectionState = { kind: 'connecting' }
   let saveState: SaveState = 'saved'
+  let pending = 0
   // Until the first sync nothing is known to be stored: the badge says so instead of "Saved".
   let loaded = false
   // Why the page stopped connecting for good, in few words; null while it keeps connecting.
@@ -158,7 +169,7 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   const showStatus = (): void => {
     showConnection(stopped === null ? connection : { kind: 'closed', reason: stopped })
     // Nothing more will be stored: what is not confirmed now never will be.
-    if (!readOnly) showSaveState(stopped !== null && saveState === 'saving' ? 'unsaved' : !loaded && saveState === 'saved' ? 'loading' : saveState)
+    if (!readOnly) showSaveState(saveDisplay({ pending, loaded, stopped: stopped !== null, connected: connection.kind === 'connected', keptOnDevice: copy !== null }), pending)
   }
   /** Stops editing for good, saying why in `label`; the text stays visible. */
   const stop = (label: string): void => {
@@ -179,15 +190,19 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
     element('saved').hidden = true
     element('view-only').hidden = false
   } else {
-    trackSaved(doc, provider, outgoing, (state) => {
+    trackSaved(doc, provider, outgoing, (state, waiting) => {
       saveState = state
+      pending = waiting
+      copy?.notePending(waiting)
       showStatus()
-    })
+    }, copy !== null ? { restored: copy.pending, isReplay: (origin) => origin === copy.origin } : {})
   }
   watchPeople(awareness, (people) => showPeople(element('people'), people))
   reappearOnReconnect(provider)
   watchRefusal(provider, (refusal) => {
-    showRefusal(element('refusal-notice'), refusal, () => text.toString())
+    // Merged again, the copy would bring back a deleted document, or be refused on every visit: its text is kept apart, to be copied.
+    if (refusal !== 'unavailable') copy?.setApart(text.toString())
+    showRefusal(element('refusal-notice'), refusal, () => text.length === 0 && copy?.setApartText ? copy.setApartText : text.toString())
     stop(refusalLabels[refusal])
   })
   if (link) {
@@ -199,6 +214,10 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   }
   retryOnReturn(provider, window)
   trackSyncProgress(provider, loadingProgress(element('loading-progress')))
+  publishAway(awareness, window, () => !provider.wsconnected)
+  connectionInspector(element('inspector'), element<HTMLButtonElement>('inspect'), {
+    traffic, heartbeat, awareness, connection: () => stopped === null ? connection : { kind: 'closed', reason: stopped }
+  })
   provider.connect()
 
   const editIdentity = async (title: string, cancel: string): Promise<void> => {

@@ -1,15 +1,27 @@
 /**
- * The frames this page sends to the relay, told to whoever listens as they
- * go out: the provider's sockets are made from a subclass of the browser's
- * `WebSocket` whose `send` reports each frame after handing it over.
+ * The frames this page exchanges with the relay, told to whoever listens as
+ * they pass: the provider's sockets are made from a subclass of the
+ * browser's `WebSocket` whose `send` reports each frame after handing it
+ * over, and which reports each frame it receives before the provider reads
+ * it.
  *
  * Only the outer message type and the sync sub-type are read; the relay is
  * told nothing new.
  */
 import * as decoding from 'lib0/decoding'
 
-/** What a y-websocket client frame is, by its outer type and sync sub-type. */
-export type FrameKind = 'sync-step-1' | 'sync-step-2' | 'update' | 'awareness' | 'query-awareness' | 'other'
+/** Outer message type of the relay's saved confirmation (see `saved.ts`). */
+export const messageSaved = 100
+/** Outer message type of a heartbeat ping, a single byte the page sends (see `heartbeat.ts`). */
+export const messagePing = 102
+/** Outer message type of the relay's answer to a ping, a single byte. */
+export const messagePong = 103
+
+/** What a y-websocket frame is, by its outer type and sync sub-type. */
+export type FrameKind = 'sync-step-1' | 'sync-step-2' | 'update' | 'awareness' | 'query-awareness' | 'saved' | 'ping' | 'pong' | 'other'
+
+/** Every `FrameKind`, in the order a person would read them. */
+export const frameKinds: readonly FrameKind[] = ['sync-step-1', 'sync-step-2', 'update', 'awareness', 'query-awareness', 'saved', 'ping', 'pong', 'other']
 
 /**
  * Whether a frame of `kind` carries document state: a sync step 2 or an
@@ -20,12 +32,17 @@ export function carriesDocument (kind: FrameKind): boolean {
   return kind === 'sync-step-2' || kind === 'update'
 }
 
+/** `data` as bytes, or null when it is not binary. */
+function bytesOf (data: unknown): Uint8Array | null {
+  if (data instanceof Uint8Array) return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return null
+}
+
 /** The kind of frame `data` is; `other` for anything that is not a y-websocket binary frame. */
 export function frameKind (data: unknown): FrameKind {
-  let bytes: Uint8Array
-  if (data instanceof Uint8Array) bytes = data
-  else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data)
-  else return 'other'
+  const bytes = bytesOf(data)
+  if (bytes === null) return 'other'
   try {
     const decoder = decoding.createDecoder(bytes)
     switch (decoding.readVarUint(decoder)) {
@@ -38,6 +55,9 @@ export function frameKind (data: unknown): FrameKind {
         }
       case 1: return 'awareness'
       case 3: return 'query-awareness'
+      case messageSaved: return 'saved'
+      case messagePing: return 'ping'
+      case messagePong: return 'pong'
       default: return 'other'
     }
   } catch {
@@ -45,38 +65,66 @@ export function frameKind (data: unknown): FrameKind {
   }
 }
 
-/** What this module needs of a WebSocket: that it sends. */
+/** The size of a frame in bytes (0 for anything that is not binary). */
+function sizeOf (data: unknown): number {
+  return bytesOf(data)?.byteLength ?? 0
+}
+
+/**
+ * What this module needs of a WebSocket: that it sends, and, where it can,
+ * that it takes event listeners (a socket without them reports no
+ * incoming frames).
+ */
 export interface SendingSocket {
   send (data: never): void
+  addEventListener?: (type: 'message', listener: (event: { readonly data: unknown }) => void) => void
 }
 
 /** A WebSocket class, as the browser's `WebSocket` is one. */
 export type SocketClass = new (url: string, protocols?: string | string[]) => SendingSocket
 
-/** Told of each frame a socket has handed to the browser. */
-export type FrameListener = (socket: object, kind: FrameKind) => void
+/** Told of each frame a socket has sent or received, with its kind and size in bytes. */
+export type FrameListener = (socket: object, kind: FrameKind, bytes: number) => void
 
-/** The frames sent by sockets made from `socketClass`, reported to every listener. */
+/** The frames sent and received by sockets made from `socketClass`, reported to every listener. */
 export class OutgoingFrames {
-  private readonly listeners: FrameListener[] = []
+  private readonly sentListeners: FrameListener[] = []
+  private readonly receivedListeners: FrameListener[] = []
 
   /** Calls `listener` for every frame sent from now on, right after `send` returned. */
   listen (listener: FrameListener): void {
-    this.listeners.push(listener)
+    this.sentListeners.push(listener)
+  }
+
+  /** Calls `listener` for every frame received from now on, before the provider reads it. */
+  listenIncoming (listener: FrameListener): void {
+    this.receivedListeners.push(listener)
   }
 
   /**
-   * A subclass of `base` whose sockets report each frame they send here;
-   * give it to the provider as its `WebSocketPolyfill`. A `send` that throws
-   * (the socket is not open) reports nothing.
+   * A subclass of `base` whose sockets report each frame they send and
+   * receive here; give it to the provider as its `WebSocketPolyfill`. A
+   * `send` that throws (the socket is not open) reports nothing.
    */
   socketClass<C extends SocketClass> (base: C): C {
-    const listeners = this.listeners
+    const sent = this.sentListeners
+    const received = this.receivedListeners
     return class extends (base as SocketClass) {
+      constructor (url: string, protocols?: string | string[]) {
+        super(url, protocols)
+        // Added before the provider sets `onmessage`: it runs first.
+        this.addEventListener?.('message', (event) => {
+          const kind = frameKind(event.data)
+          const bytes = sizeOf(event.data)
+          for (const listener of received) listener(this, kind, bytes)
+        })
+      }
+
       override send (data: never): void {
         super.send(data)
         const kind = frameKind(data)
-        for (const listener of listeners) listener(this, kind)
+        const bytes = sizeOf(data)
+        for (const listener of sent) listener(this, kind, bytes)
       }
     } as C
   }

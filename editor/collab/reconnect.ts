@@ -74,6 +74,19 @@ export class ReconnectingProvider extends WebsocketProvider {
     if (this.retryAt !== null) this.connect()
   }
 
+  /**
+   * Gives up on the current socket at once, as the stock client does after
+   * 30 s without a message: the provider handles it as closed by this side
+   * (`connection-close` with a null event) and retries after the backoff. For
+   * a socket that went silent without closing (see `heartbeat.ts`), whose
+   * close handshake could take a minute to fail. Does nothing without a socket.
+   */
+  dropSocket (): void {
+    const socket = this.ws
+    // The stock client's close handler, called as for its own watchdog: it detaches and closes the socket.
+    socket?.onclose?.call(socket, null as unknown as CloseEvent)
+  }
+
   /** Connects, at once; cancels a pending retry. */
   override connect (): void {
     this.cancelRetry()

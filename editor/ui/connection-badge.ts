@@ -18,6 +18,17 @@ function secondsUntil (at: number, now: number): number {
 }
 
 /**
+ * A connection state in words, as the badge shows it at `now` (ms, as
+ * `Date.now()`): "Connected", "Offline — retrying in 7 s", "Disconnected:
+ * document deleted"…
+ */
+export function connectionWords (state: ConnectionState, now: number): string {
+  if (state.kind === 'closed') return `Disconnected: ${state.reason}`
+  if (state.kind !== 'offline') return labels[state.kind]
+  return labels.offline + (state.retryAt === null ? ' — reconnecting' : ` — retrying in ${secondsUntil(state.retryAt, now)} s`)
+}
+
+/**
  * Returns a function that shows a connection state in `badge`: its words
  * in the `.label` child, while offline when the next attempt comes in the
  * `.countdown` child ("— retrying in 7 s", redrawn every second, or "—

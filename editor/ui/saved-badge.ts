@@ -1,20 +1,46 @@
 /**
- * The saved indicator in the header.
+ * The saved indicator in the header, and a polite live region that tells
+ * screen-reader users when their changes stop or start reaching the server
+ * (not on every keystroke).
  */
-import type { SaveState } from '../collab/saved.js'
+import type { SaveDisplay } from '../collab/save-display.js'
+import './saved-badge.css'
+
+/** "1 change", "3 changes". */
+function changes (count: number): string {
+  return count === 1 ? '1 change' : `${count} changes`
+}
+
+/** The words of each display, given the number of unconfirmed changes. */
+const words: Record<SaveDisplay, (pending: number) => { readonly text: string, readonly title: string }> = {
+  saved: () => ({ text: 'Saved', title: 'Every change you made is stored on the server' }),
+  saving: () => ({ text: 'Saving…', title: 'Some of your changes are not stored on the server yet' }),
+  'on-device': (pending) => ({
+    text: `Saved on this device · ${changes(pending)} ${pending === 1 ? 'waits' : 'wait'} for the server`,
+    title: 'Your changes are kept in this browser, even if you close the tab, and will sync when you\'re back online'
+  }),
+  waiting: (pending) => ({
+    text: `${changes(pending)} will sync when you're back`,
+    title: 'Your changes are in this tab only: keep it open until they reach the server'
+  }),
+  unsaved: () => ({ text: 'Not saved', title: 'Some of your changes are not stored on the server, and will not be' }),
+  loading: () => ({ text: 'Loading…', title: 'The document is still loading from the server' })
+}
 
 /**
- * What the badge shows: a save state, `unsaved` once changes that are not
- * stored never will be (the page stopped connecting), or `loading` before
- * the first sync, when nothing can be called saved yet.
+ * What the live region says when the display becomes `display`, or null to
+ * stay quiet: only when changes stop reaching the server, when they reach
+ * it again after that, and when they will never reach it. The flicker
+ * between saving and saved while someone types is never announced.
  */
-export type SaveDisplay = SaveState | 'unsaved' | 'loading'
-
-const words: Record<SaveDisplay, { readonly text: string, readonly title: string }> = {
-  saved: { text: 'Saved', title: 'Every change you made is stored on the server' },
-  saving: { text: 'Saving…', title: 'Some of your changes are not stored on the server yet' },
-  unsaved: { text: 'Not saved', title: 'Some of your changes are not stored on the server, and will not be' },
-  loading: { text: 'Loading…', title: 'The document is still loading from the server' }
+function announcement (display: SaveDisplay, wasCutOff: boolean): string | null {
+  switch (display) {
+    case 'on-device': return 'Offline. Your changes are saved on this device and will sync when you\'re back.'
+    case 'waiting': return 'Offline. Your changes will sync when you\'re back; keep this tab open.'
+    case 'unsaved': return 'Your latest changes could not be saved.'
+    case 'saved': return wasCutOff ? 'Back online. All your changes are saved.' : null
+    default: return null
+  }
 }
 
 /**
@@ -26,28 +52,44 @@ const words: Record<SaveDisplay, { readonly text: string, readonly title: string
 const minSavingMs = 600
 
 /**
- * Returns a function that shows what to say in `badge` as "Saved",
- * "Saving…" or "Not saved" (and in its `data-state`): "Saving…" and "Not
- * saved" at once, "Saved" once the state is saved and "Saving…" has been up
- * for `minSavingMs`.
+ * Returns a function that shows a display and the number of unconfirmed
+ * changes in `badge` (its words, and the display in `data-state` and the
+ * count in `data-pending`): anything but "Saved" at once, "Saved" once
+ * "Saving…" has been up for `minSavingMs`. Adds a visually hidden polite
+ * live region (`data-testid="save-announcer"`) after the badge, and says
+ * there what `announcement` says.
  */
-export function savedBadge (badge: HTMLElement): (state: SaveDisplay) => void {
+export function savedBadge (badge: HTMLElement): (display: SaveDisplay, pending: number) => void {
+  const live = document.createElement('span')
+  live.className = 'visually-hidden'
+  live.setAttribute('aria-live', 'polite')
+  live.dataset.testid = 'save-announcer'
+  badge.after(live)
   let savingSince = 0
   let timer: ReturnType<typeof setTimeout> | undefined
-  const render = (state: SaveDisplay): void => {
-    badge.dataset.state = state
-    badge.textContent = words[state].text
-    badge.title = words[state].title
+  let cutOff = false
+  const render = (display: SaveDisplay, pending: number): void => {
+    const changed = badge.dataset.state !== display
+    badge.dataset.state = display
+    badge.dataset.pending = String(pending)
+    const { text, title } = words[display](pending)
+    badge.textContent = text
+    badge.title = title
+    if (!changed) return
+    const said = announcement(display, cutOff)
+    if (display === 'on-device' || display === 'waiting' || display === 'unsaved') cutOff = true
+    else if (display === 'saved') cutOff = false
+    if (said !== null) live.textContent = said
   }
-  return (state) => {
+  return (display, pending) => {
     clearTimeout(timer)
-    if (state !== 'saved') {
+    if (display !== 'saved') {
       if (badge.dataset.state === 'saved') savingSince = Date.now()
-      render(state)
+      render(display, pending)
       return
     }
     const holdMs = savingSince + minSavingMs - Date.now()
-    if (holdMs <= 0) render('saved')
-    else timer = setTimeout(() => render('saved'), holdMs)
+    if (holdMs <= 0) render('saved', 0)
+    else timer = setTimeout(() => render('saved', 0), holdMs)
   }
 }

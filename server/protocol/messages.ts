@@ -27,6 +27,28 @@ export const messageQueryAwareness = 3
  */
 export const messageSaved = 100
 
+/**
+ * Outer type: a client's heartbeat ping, a single byte. The relay answers it
+ * with `messagePong` at once, even while the document loads. Sending pings is
+ * the opt-in: the stock client never sends one, so it never receives a pong.
+ * Pings count against the connection's message and byte budgets like any
+ * other message.
+ */
+export const messagePing = 102
+
+/** Outer type: the relay's answer to `messagePing`, a single byte. */
+export const messagePong = 103
+
+/** Whether `bytes` is a heartbeat ping: exactly the one byte `messagePing`. */
+export function isPing (bytes: Uint8Array): boolean {
+  return bytes.length === 1 && bytes[0] === messagePing
+}
+
+/** The pong frame: the one byte `messagePong`. */
+export function encodePong (): Uint8Array {
+  return Uint8Array.of(messagePong)
+}
+
 /** Query parameter by which a client opts in to `messageSaved`. */
 export const savedQueryParam = 'saved'
 

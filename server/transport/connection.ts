@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
-import { decodeClientMessage } from '../protocol/messages.js'
+import { decodeClientMessage, encodePong, isPing } from '../protocol/messages.js'
 import { CloseCode, ProtocolError } from '../protocol/errors.js'
 import type { Room, RoomConnection } from '../rooms/room.js'
 import { RegistryClosedError, RoomLimitError, type RoomRegistry } from '../rooms/registry.js'
@@ -213,6 +213,11 @@ export class Connection implements RoomConnection {
     const now = performance.now()
     if (!this.messageBudget.take(1, now) || !this.byteBudget.take(bytes.length, now)) {
       this.rejectWith(CloseCode.policyViolation, 'rate-limit', 'too many messages or bytes per second')
+      return
+    }
+    // A ping asks only whether this socket is alive: answered at once, even while the room loads.
+    if (isPing(bytes)) {
+      this.send(encodePong())
       return
     }
     if (this.queued) {
