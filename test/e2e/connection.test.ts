@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import { artifacts, useBrowser } from './browser.js'
 import {
-  editorText, newProfile, openEditor, people, startEditorRelay, typeAtEnd,
+  editorText, newProfile, openedBefore, openEditor, people, startEditorRelay, typeAtEnd,
   waitForConnection, waitForSaveState, waitForText
 } from './editor-page.js'
 import { onTeardown } from '../helpers/relay.js'
@@ -52,6 +52,7 @@ describe('connection truth', () => {
     onTeardown(() => proxy.close())
     const desktop = await newProfile(browser(), ada, { viewport: { width: 1000, height: 420 }, colorScheme: 'light' })
     const page = await desktop.newPage()
+    await openedBefore(page, 'silent')
     await page.goto(`${proxy.url}/d/silent`)
     await waitForConnection(page, 'connected')
     const other = await openEditor(await newProfile(browser(), bob), relay, 'silent')
@@ -66,7 +67,7 @@ describe('connection truth', () => {
     await waitForConnection(page, 'offline')
     console.log(`offline shown ${Date.now() - stalledAt} ms after the link went silent`)
     await waitForPending(page, 3)
-    await waitForSaveState(page, 'on-device' as never)
+    await waitForSaveState(page, 'on-device')
     expect(await page.getByTestId('saved').textContent()).toBe('Saved on this device · 3 changes wait for the server')
     expect(await page.getByTestId('save-announcer').textContent()).toContain('Offline')
     await page.screenshot({ path: '/tmp/connection-stalled.png' })

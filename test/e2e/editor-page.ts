@@ -61,8 +61,8 @@ export async function waitForConnection (page: Page, state: string): Promise<voi
   await page.waitForSelector(`[data-testid="status"][data-state="${state}"]`)
 }
 
-/** Waits until the saved indicator shows `state` (`loading` before the first sync, `saved`, `saving`, or `unsaved` once the page stopped connecting). */
-export async function waitForSaveState (page: Page, state: 'saved' | 'saving' | 'unsaved' | 'loading'): Promise<void> {
+/** Waits until the saved indicator shows `state`: `loading` before the first sync, `saved`, `saving`, `on-device` or `waiting` while offline (kept in the browser or in this tab only), `unsaved` once the page stopped connecting. */
+export async function waitForSaveState (page: Page, state: 'saved' | 'saving' | 'unsaved' | 'loading' | 'on-device' | 'waiting'): Promise<void> {
   await page.waitForSelector(`[data-testid="saved"][data-state="${state}"]`)
 }
 

@@ -131,7 +131,7 @@ describe('the editor in a browser', () => {
     await page.screenshot({ path: new URL('offline.png', artifacts).pathname })
 
     await typeAtEnd(page, ' Written while offline.')
-    await waitForSaveState(page, 'saving')
+    await waitForSaveState(page, 'on-device')
     const asked = new Promise<string>((resolve) => page.once('dialog', (dialog) => {
       resolve(dialog.type())
       void dialog.dismiss()
