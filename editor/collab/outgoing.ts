@@ -8,20 +8,15 @@
  * Only the outer message type and the sync sub-type are read; the relay is
  * told nothing new.
  */
-import * as decoding from 'lib0/decoding'
+import { messageKind, messageKinds, type MessageKind } from '../../server/protocol/message-kind.js'
 
-/** Outer message type of the relay's saved confirmation (see `saved.ts`). */
-export const messageSaved = 100
-/** Outer message type of a heartbeat ping, a single byte the page sends (see `heartbeat.ts`). */
-export const messagePing = 102
-/** Outer message type of the relay's answer to a ping, a single byte. */
-export const messagePong = 103
+export { messagePing, messagePong, messageSaved } from '../../server/protocol/messages.js'
 
 /** What a y-websocket frame is, by its outer type and sync sub-type. */
-export type FrameKind = 'sync-step-1' | 'sync-step-2' | 'update' | 'awareness' | 'query-awareness' | 'saved' | 'ping' | 'pong' | 'other'
+export type FrameKind = MessageKind
 
 /** Every `FrameKind`, in the order a person would read them. */
-export const frameKinds: readonly FrameKind[] = ['sync-step-1', 'sync-step-2', 'update', 'awareness', 'query-awareness', 'saved', 'ping', 'pong', 'other']
+export const frameKinds: readonly FrameKind[] = messageKinds
 
 /**
  * Whether a frame of `kind` carries document state: a sync step 2 or an
@@ -42,27 +37,7 @@ function bytesOf (data: unknown): Uint8Array | null {
 /** The kind of frame `data` is; `other` for anything that is not a y-websocket binary frame. */
 export function frameKind (data: unknown): FrameKind {
   const bytes = bytesOf(data)
-  if (bytes === null) return 'other'
-  try {
-    const decoder = decoding.createDecoder(bytes)
-    switch (decoding.readVarUint(decoder)) {
-      case 0:
-        switch (decoding.readVarUint(decoder)) {
-          case 0: return 'sync-step-1'
-          case 1: return 'sync-step-2'
-          case 2: return 'update'
-          default: return 'other'
-        }
-      case 1: return 'awareness'
-      case 3: return 'query-awareness'
-      case messageSaved: return 'saved'
-      case messagePing: return 'ping'
-      case messagePong: return 'pong'
-      default: return 'other'
-    }
-  } catch {
-    return 'other'
-  }
+  return bytes === null ? 'other' : messageKind(bytes)
 }
 
 /** The size of a frame in bytes (0 for anything that is not binary). */

@@ -7,15 +7,9 @@
  */
 import * as decoding from 'lib0/decoding'
 import type { WebsocketProvider } from 'y-websocket'
+import { messageSync, messageSyncProgress, progressQueryParam } from '../../server/protocol/messages.js'
 
-/** Outer message type of the relay's sync progress notice. */
-export const messageSyncProgress = 101
-
-/** Query parameter that asks the relay for sync progress notices. */
-export const progressQueryParam = 'progress'
-
-/** Outer message type of y-protocols' sync messages. */
-const messageSync = 0
+export { progressQueryParam }
 
 /**
  * Calls `onProgress` with the share of the document loaded so far (0 to 1,

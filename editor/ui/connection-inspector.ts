@@ -56,6 +56,13 @@ const rows: readonly Row[] = [
     what: 'Each keystroke, paste or deletion, as a small binary change. The server stores it and passes it on to everyone else.'
   },
   {
+    name: 'Loading progress',
+    kind: 'sync-progress',
+    sent: null,
+    received: 'sync-progress',
+    what: 'Before a large document arrives in pieces, the server says how many and how big, so the page can show how far loading has come.'
+  },
+  {
     name: 'Presence',
     kind: 'awareness',
     sent: 'awareness',

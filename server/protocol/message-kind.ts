@@ -2,10 +2,10 @@
  * What kind of message a frame holds, read from its first bytes without
  * decoding it: cheap enough to call for every message in and out.
  */
-import { messageAwareness, messageQueryAwareness, messageSaved, messageSync, syncStep1, syncStep2, syncUpdate } from './messages.js'
+import { messageAwareness, messagePing, messagePong, messageQueryAwareness, messageSaved, messageSync, messageSyncProgress, syncStep1, syncStep2, syncUpdate } from './messages.js'
 
 /** The kinds of message counted apart. `other` is anything else (auth, unknown or malformed). */
-export const messageKinds = ['sync-step-1', 'sync-step-2', 'update', 'awareness', 'query-awareness', 'saved', 'other'] as const
+export const messageKinds = ['sync-step-1', 'sync-step-2', 'update', 'awareness', 'query-awareness', 'saved', 'sync-progress', 'ping', 'pong', 'other'] as const
 
 /** One of `messageKinds`. */
 export type MessageKind = typeof messageKinds[number]
@@ -27,6 +27,9 @@ export function messageKind (bytes: Uint8Array): MessageKind {
     case messageAwareness: return 'awareness'
     case messageQueryAwareness: return 'query-awareness'
     case messageSaved: return 'saved'
+    case messageSyncProgress: return 'sync-progress'
+    case messagePing: return 'ping'
+    case messagePong: return 'pong'
     default: return 'other'
   }
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { messageKind } from '../../server/protocol/message-kind.js'
 import {
-  encodeAwareness, encodePermissionDenied, encodeQueryAwareness, encodeSaved, encodeSyncStep1, encodeSyncStep2, encodeUpdate
+  encodeAwareness, encodePermissionDenied, encodePong, encodeQueryAwareness, encodeSaved, encodeSyncProgress, encodeSyncStep1,
+  encodeSyncStep2, encodeUpdate, messagePing
 } from '../../server/protocol/messages.js'
 
 describe('messageKind', () => {
@@ -18,6 +19,9 @@ describe('messageKind', () => {
     expect(messageKind(encodeAwareness(new Uint8Array([0])))).toBe('awareness')
     expect(messageKind(encodeQueryAwareness())).toBe('query-awareness')
     expect(messageKind(encodeSaved(vector, 3))).toBe('saved')
+    expect(messageKind(encodeSyncProgress({ messages: 3, bytes: 900_000 }))).toBe('sync-progress')
+    expect(messageKind(Uint8Array.of(messagePing))).toBe('ping')
+    expect(messageKind(encodePong())).toBe('pong')
     expect(messageKind(encodePermissionDenied('read-only'))).toBe('other')
   })
 
