@@ -11,8 +11,8 @@ import { openDocument, relayUrl } from './collab/connection.js'
 import { keepAccess, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
 import { VersionsClient } from './collab/versions.js'
 import { restoreText } from './collab/restore.js'
-import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
-import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
+import { loadIdentity, personId, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
+import { keepColourDistinct, publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
@@ -21,11 +21,12 @@ import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
+import { cursorLabels } from './extensions/cursor-labels.js'
 import { viewOnly } from './extensions/view-only.js'
 import { connectionBadge } from './ui/connection-badge.js'
 import { savedBadge } from './ui/saved-badge.js'
 import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
-import { showPeople } from './ui/people-list.js'
+import { peopleList } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
 import { copyOnClick } from './ui/share-button.js'
 import { showAddressDialog, showShareDialog } from './ui/share-dialog.js'
@@ -78,7 +79,9 @@ async function start (): Promise<void> {
   const fixedName = link?.name ?? null
   const kept = loadIdentity(localStorage)
   let own: Identity = kept ?? randomIdentity()
-  const publish = (): void => publishIdentity(awareness, fixedName === null ? own : { ...own, name: fixedName })
+  const person = personId(localStorage)
+  const publish = (): void => publishIdentity(awareness, fixedName === null ? own : { ...own, name: fixedName }, person)
+  keepColourDistinct(awareness)
   const useIdentity = (chosen: Identity): void => {
     own = fixedName === null ? chosen : { ...own, color: chosen.color }
     saveIdentity(localStorage, own)
@@ -97,6 +100,9 @@ async function start (): Promise<void> {
         collaboration(text, awareness, undoManager),
         editing(readOnly ? 'This document is empty.' : 'Start writing… Markdown works here, and everyone with the link edits along.'),
         appearance(),
+        cursorLabels(awareness),
+        // Tab indents; the hint says how to leave the text by keyboard (Escape, then Tab).
+        EditorView.contentAttributes.of({ 'aria-describedby': 'editor-keys-hint' }),
         editable.of(readOnly ? viewOnly() : [])
       ]
     })
@@ -139,7 +145,7 @@ async function start (): Promise<void> {
       showStatus()
     })
   }
-  watchPeople(awareness, (people) => showPeople(element('people'), people))
+  watchPeople(awareness, peopleList(element<HTMLUListElement>('people')))
   reappearOnReconnect(provider)
   watchRefusal(provider, (refusal) => {
     showRefusal(element('refusal-notice'), refusal, () => text.toString())
@@ -155,11 +161,13 @@ async function start (): Promise<void> {
   retryOnReturn(provider, window)
   provider.connect()
 
-  const editIdentity = async (title: string, cancel: string): Promise<void> => {
+  /** Asks for the name and colour, then puts the focus on `returnTo`, or in the text. */
+  const editIdentity = async (title: string, cancel: string, returnTo?: HTMLElement): Promise<void> => {
     const current = fixedName === null ? own : { ...own, name: fixedName }
     const chosen = await askIdentity(element<HTMLDialogElement>('name-dialog'), current, { title, cancel }, fixedName !== null)
     if (chosen) useIdentity(chosen)
-    view.focus()
+    if (returnTo) returnTo.focus()
+    else view.focus()
   }
   if (fixedName !== null) {
     const button = element('name-button')
@@ -169,7 +177,7 @@ async function start (): Promise<void> {
     if (label) label.textContent = ' Your colour'
   }
   element('name-button').addEventListener('click', () => {
-    void editIdentity(fixedName === null ? 'Your name' : 'Your colour', 'Cancel')
+    void editIdentity(fixedName === null ? 'Your name' : 'Your colour', 'Cancel', element('name-button'))
   })
 
   const share = element<HTMLButtonElement>('share')
