@@ -57,6 +57,15 @@ export function shadesOf (color: string): { readonly light: string, readonly dar
   return entry ?? { light: color, dark: color }
 }
 
+/**
+ * `color` (`#rrggbb`) as browsers write it back into a style attribute,
+ * `rgb(r, g, b)`; needed to recognise it in one.
+ */
+export function cssRgb (color: string): string {
+  const [r, g, b] = [1, 3, 5].map((at) => parseInt(color.slice(at, at + 2), 16))
+  return `rgb(${r}, ${g}, ${b})`
+}
+
 /** WCAG 2 relative luminance of a `#rrggbb` colour, from 0 (black) to 1 (white). */
 export function relativeLuminance (color: string): number {
   const [r, g, b] = [1, 3, 5].map((at) => {

@@ -11,6 +11,12 @@ export interface Identity {
   readonly color: string
 }
 
+/** The part of Web Storage (`localStorage`) the identity is kept with. */
+export interface KeptStorage {
+  getItem (key: string): string | null
+  setItem (key: string, value: string): void
+}
+
 /** The storage key under which the identity is kept. */
 export const identityStorageKey = 'coedit.identity'
 
@@ -36,7 +42,7 @@ export function randomIdentity (): Identity {
  * `storage`, so that all tabs of one browser count as one person. When
  * storage is blocked it lasts for this page only.
  */
-export function personId (storage: Storage): string {
+export function personId (storage: KeptStorage): string {
   try {
     const kept = storage.getItem(personIdStorageKey)
     if (kept !== null && /^[0-9a-f]{16,64}$/.test(kept)) return kept
@@ -57,7 +63,7 @@ export function personId (storage: Storage): string {
  * unreadable, or storage is blocked). A kept colour outside the palette is
  * replaced by a random palette colour.
  */
-export function loadIdentity (storage: Storage): Identity | null {
+export function loadIdentity (storage: KeptStorage): Identity | null {
   try {
     const kept: unknown = JSON.parse(storage.getItem(identityStorageKey) ?? 'null')
     if (typeof kept !== 'object' || kept === null) return null
@@ -72,7 +78,7 @@ export function loadIdentity (storage: Storage): Identity | null {
 }
 
 /** Keeps `identity` in `storage`. Does nothing when storage is blocked or full. */
-export function saveIdentity (storage: Storage, identity: Identity): void {
+export function saveIdentity (storage: KeptStorage, identity: Identity): void {
   try {
     storage.setItem(identityStorageKey, JSON.stringify(identity))
   } catch {

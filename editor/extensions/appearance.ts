@@ -9,7 +9,7 @@ import { Compartment, type Extension } from '@codemirror/state'
 import { EditorView, ViewPlugin } from '@codemirror/view'
 import { HighlightStyle, syntaxHighlighting } from '@codemirror/language'
 import { tags } from '@lezer/highlight'
-import { palette, readableTextOn } from '../collab/colours.js'
+import { cssRgb, palette, readableTextOn } from '../collab/colours.js'
 
 const theme = EditorView.theme({
   '&': {
@@ -62,9 +62,12 @@ const theme = EditorView.theme({
     fontWeight: '600',
     lineHeight: '1.4',
     pointerEvents: 'none',
-    transform: 'translateY(calc(var(--label-stack, 0) * (-100% - 2px)))',
     transition: 'opacity 0.2s ease-in-out'
   },
+  // Names shown at once close together on a line are lifted one above the other (levels set by cursor-labels.ts).
+  '.cm-ySelectionCaret[data-label-stack="1"] > .cm-ySelectionInfo': { transform: 'translateY(calc(-100% - 2px))' },
+  '.cm-ySelectionCaret[data-label-stack="2"] > .cm-ySelectionInfo': { transform: 'translateY(calc(-200% - 4px))' },
+  '.cm-ySelectionCaret[data-label-stack="3"] > .cm-ySelectionInfo': { transform: 'translateY(calc(-300% - 6px))' },
   '.cm-ySelectionCaret[data-active] > .cm-ySelectionInfo, .cm-ySelectionCaret:hover > .cm-ySelectionInfo': { opacity: '1' },
   '@media (prefers-reduced-motion: reduce)': { '.cm-ySelectionInfo, .cm-ySelectionCaretDot': { transition: 'none' } }
 })
@@ -96,11 +99,12 @@ function personColours (): Extension {
   const scheme = (shade: 'light' | 'dark'): Record<string, Record<string, string>> => {
     const rules: Record<string, Record<string, string>> = {}
     for (const colour of palette) {
-      const caret = `.cm-ySelectionCaret[style*="${colour.light}" i]`
+      // As the widget writes the colour, or as the browser writes it back once the style is touched.
+      const matches = (selector: string, inside = ''): string => `${selector}[style*="${colour.light}" i]${inside}, ${selector}[style*="${cssRgb(colour.light)}"]${inside}`
       const background = colour[shade]
-      rules[caret] = { backgroundColor: `${background} !important`, borderColor: `${background} !important` }
-      rules[`${caret} > .cm-ySelectionInfo`] = { color: readableTextOn(background) }
-      if (shade === 'dark') rules[`.cm-ySelection[style*="${colour.light}" i], .cm-yLineSelection[style*="${colour.light}" i]`] = { backgroundColor: `${background}40 !important` }
+      rules[matches('.cm-ySelectionCaret')] = { backgroundColor: `${background} !important`, borderColor: `${background} !important` }
+      rules[matches('.cm-ySelectionCaret', ' > .cm-ySelectionInfo')] = { color: readableTextOn(background) }
+      if (shade === 'dark') rules[`${matches('.cm-ySelection')}, ${matches('.cm-yLineSelection')}`] = { backgroundColor: `${background}40 !important` }
     }
     return rules
   }

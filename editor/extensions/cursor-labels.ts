@@ -7,11 +7,19 @@
 import type { Extension } from '@codemirror/state'
 import { ViewPlugin, type EditorView } from '@codemirror/view'
 import type { Awareness } from 'y-protocols/awareness'
+import { cssRgb } from '../collab/colours.js'
 
-/** The person a cursor widget belongs to, as it draws them: colour and name. */
+/**
+ * The person a cursor widget belongs to, as it draws them: colour and name.
+ * The colour is compared as `rgb(…)`, which is how the browser may write
+ * a `#rrggbb` back into the widget's style attribute.
+ */
 function widgetKey (color: string, name: string): string {
-  return `${color.toLowerCase()}\n${name}`
+  return `${/^#[0-9a-f]{6}$/i.test(color) ? cssRgb(color) : color}\n${name}`
 }
+
+/** The highest level a label is lifted to; more overlapping labels share it. */
+const maxStack = 3
 
 /** Where a shown label sits, to stack those that would overlap. */
 interface LabelBox {
@@ -24,9 +32,11 @@ interface LabelBox {
 /**
  * Marks the remote cursors (y-codemirror.next's `.cm-ySelectionCaret`)
  * of people who moved or typed in the last `shownMs` (default 2.5 s)
- * with `data-active`, which shows their name, and sets `--label-stack`
- * (0, 1, 2…) on those whose names would overlap one shown before them on
- * the same line, which lifts them by that many label heights.
+ * with `data-active`, which shows their name, and sets `data-label-stack`
+ * (1 to 3) on those whose names would overlap one shown before them on
+ * the same line, which lifts them by that many label heights. It never
+ * touches their style attribute, which holds their colour (and which the
+ * appearance rules match).
  */
 export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
   return ViewPlugin.define((view: EditorView) => {
@@ -60,7 +70,7 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
           caret.toggleAttribute('data-active', isActive)
           const box = boxes.get(caret)
           if (!isActive || !box) {
-            caret.style.removeProperty('--label-stack')
+            caret.removeAttribute('data-label-stack')
             continue
           }
           shown.push({ caret, top: box.top, left: box.left, right: box.left + box.width })
@@ -73,8 +83,8 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
           let level = 0
           while (taken.has(level)) level++
           levels.set(label, level)
-          if (level === 0) label.caret.style.removeProperty('--label-stack')
-          else label.caret.style.setProperty('--label-stack', String(level))
+          if (level === 0) label.caret.removeAttribute('data-label-stack')
+          else label.caret.setAttribute('data-label-stack', String(Math.min(level, maxStack)))
         }
       }
     }

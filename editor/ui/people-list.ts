@@ -104,7 +104,10 @@ export function peopleList (list: HTMLUListElement): (people: readonly Person[])
     }
     more.setAttribute('aria-label', `Everyone here: ${shown.length} people, ${hidden} more than shown`)
   }
-  new ResizeObserver(fit).observe(list.parentElement ?? list)
+  // Room changes with the window and with what else the header shows (connection, save state).
+  const resized = new ResizeObserver(fit)
+  resized.observe(list)
+  if (list.parentElement) resized.observe(list.parentElement)
 
   return (people) => {
     shown = people
