@@ -89,11 +89,12 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
       }
     }
 
+    /** Redraws the marks now, and again when the next shown name is due to fold. */
     const schedule = (): void => {
       clearTimeout(timer)
       const now = Date.now()
       const next = Math.min(...[...seen.values()].map(({ until }) => until).filter((until) => until > now))
-      if (Number.isFinite(next)) timer = setTimeout(() => view.requestMeasure(measure), next - now + 20)
+      if (Number.isFinite(next)) timer = setTimeout(schedule, next - now + 20)
       view.requestMeasure(measure)
     }
 

@@ -172,7 +172,7 @@ describe('accessibility', () => {
     await page.keyboard.press('Enter')
     await page.getByTestId('name-input').fill('Ada L.')
     await page.keyboard.press('Enter')
-    await page.locator('[data-testid="person"][data-self]', { hasText: 'Ada L. (you)' }).waitFor().catch(async (e) => { console.log(await page.evaluate("document.querySelector('header').outerHTML")); await page.screenshot({ path: '/tmp/focus-fail.png' }); throw e })
+    await page.locator('[data-testid="person"][data-self]', { hasText: 'Ada L. (you)' }).waitFor()
     await expect.poll(() => focused(page)).toBe('name-button')
 
     await page.getByTestId('history').focus()

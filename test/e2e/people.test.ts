@@ -108,6 +108,34 @@ describe('people in the editor', () => {
 
   })
 
+  it("shows a cursor's name briefly after its person types, then only a flag (the name again under the pointer), and stacks names close together", async () => {
+    const relay = await startEditorRelay()
+    const page = await openEditor(await newProfile(browser(), people.ada, { viewport: { width: 800, height: 600 } }), relay, 'labels')
+    const bob = await openEditor(await newProfile(browser(), people.bob), relay, 'labels')
+    const carol = await openEditor(await newProfile(browser(), people.carol), relay, 'labels')
+    await typeAtEnd(bob, 'Side by side: ')
+
+    /** Each remote cursor on `page`: name, whether it shows it, how high it is lifted, and its label's opacity. */
+    const labels = async (): Promise<Array<{ name: string, active: boolean, stack: string | null, opacity: string }>> => await page.evaluate(`[...document.querySelectorAll('.cm-ySelectionCaret')].map((caret) => ({
+      name: caret.querySelector('.cm-ySelectionInfo').textContent,
+      active: caret.hasAttribute('data-active'),
+      stack: caret.getAttribute('data-label-stack'),
+      opacity: getComputedStyle(caret.querySelector('.cm-ySelectionInfo')).opacity
+    })).sort((a, b) => a.name.localeCompare(b.name))`)
+
+    // Bob and Carol type next to each other: both names show, one lifted above the other.
+    await expect.poll(async () => {
+      await Promise.all([typeAtEnd(bob, 'b'), typeAtEnd(carol, 'c')])
+      return (await labels()).map(({ name, active, stack }) => ({ name, active, stack }))
+    }, { timeout: 20_000 }).toEqual([{ name: 'Bob', active: true, stack: null }, { name: 'Carol', active: true, stack: '1' }])
+
+    // Then both fold into flags.
+    await expect.poll(async () => (await labels()).map(({ active, opacity }) => ({ active, opacity })), { timeout: 10_000 })
+      .toEqual([{ active: false, opacity: '0' }, { active: false, opacity: '0' }])
+    await page.locator('.cm-ySelectionCaretDot').first().hover()
+    await expect.poll(async () => (await labels()).some((label) => label.opacity === '1'), { timeout: 5000 }).toBe(true)
+  })
+
   it('shows someone away dimmed with "(away)", and yields a colour to an editor that keeps its own', async () => {
     const relay = await startEditorRelay()
     const page = await openEditor(await newProfile(browser(), people.ada), relay, 'away')
