@@ -66,12 +66,16 @@ export function askIdentity (dialog: HTMLDialogElement, current: Identity, text:
   if (nameFixed) save.focus()
   else input.select()
   return new Promise((resolve) => {
-    dialog.addEventListener('close', () => {
+    const closed = (): void => {
+      // The close event of an earlier opening, fired after this one began (reopened at once by keyboard).
+      if (dialog.open) return
+      dialog.removeEventListener('close', closed)
       const name = cleanDisplayName(input.value)
       const color = new FormData(form).get('color')
       if (dialog.returnValue !== 'save' || name === '') resolve(null)
       else resolve({ name, color: typeof color === 'string' ? color : current.color })
-    }, { once: true })
+    }
+    dialog.addEventListener('close', closed)
   })
 }
 
