@@ -11,7 +11,7 @@ import { openDocument, relayUrl } from './collab/connection.js'
 import { keepAccess, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
 import { VersionsClient } from './collab/versions.js'
 import { restoreText } from './collab/restore.js'
-import { loadIdentity, personId, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
+import { loadIdentity, onIdentityStored, personId, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
 import { keepColourDistinct, publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
@@ -89,6 +89,11 @@ async function start (): Promise<void> {
   }
   if (fixedName === null) useIdentity(own)
   else publish()
+  // Chosen in another tab: this one shows it too (it is already stored).
+  onIdentityStored(window, localStorage, (chosen) => {
+    own = fixedName === null ? chosen : { ...own, color: chosen.color }
+    publish()
+  })
 
   const undoManager = new Y.UndoManager(text)
   const editable = new Compartment()

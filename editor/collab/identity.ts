@@ -17,6 +17,11 @@ export interface KeptStorage {
   setItem (key: string, value: string): void
 }
 
+/** Where `storage` events arrive: the window. */
+export interface StorageEvents {
+  addEventListener (type: 'storage', listener: (event: { readonly key: string | null }) => void): void
+}
+
 /** The storage key under which the identity is kept. */
 export const identityStorageKey = 'coedit.identity'
 
@@ -84,6 +89,19 @@ export function saveIdentity (storage: KeptStorage, identity: Identity): void {
   } catch {
     // The identity then lasts for this page only.
   }
+}
+
+/**
+ * Calls `onChange` with the identity whenever another page of this browser
+ * (another tab) stores a new one in `storage`, so that all tabs of one
+ * person show the same name and colour.
+ */
+export function onIdentityStored (events: StorageEvents, storage: KeptStorage, onChange: (identity: Identity) => void): void {
+  events.addEventListener('storage', (event) => {
+    if (event.key !== identityStorageKey) return
+    const identity = loadIdentity(storage)
+    if (identity) onChange(identity)
+  })
 }
 
 /** `name` with runs of white space made single spaces, trimmed, and cut to `maxDisplayNameLength`. */

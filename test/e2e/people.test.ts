@@ -106,6 +106,19 @@ describe('people in the editor', () => {
     expect((await entries(first))[0].color).toBe(people.ada.color)
     expect((await entries(second))[0].color).toBe(people.ada.color)
 
+    // A new name and colour chosen in one tab show in the other too, and still as one person.
+    const violet = palette[4]
+    await first.getByTestId('name-button').click()
+    await first.getByTestId('name-input').fill('Ada King')
+    await first.locator(`.swatch input[value="${violet.light}"]`).check()
+    expect(await first.getByTestId('chosen-colour').textContent()).toBe(violet.name)
+    await first.getByTestId('name-save').click()
+    for (const page of [first, second]) {
+      await expect.poll(async () => (await entries(page))[0], { timeout: 10_000 }).toMatchObject({ name: 'Ada King (you)', color: violet.light })
+    }
+    await expect.poll(async () => (await entries(bob)).map(({ name, color }) => ({ name, color })), { timeout: 10_000 })
+      .toEqual([{ name: 'Bob (you)', color: people.bob.color }, { name: 'Ada King', color: violet.light }])
+
   })
 
   it("shows a cursor's name briefly after its person types, then only a flag (the name again under the pointer), and stacks names close together", async () => {
