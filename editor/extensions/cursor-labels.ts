@@ -57,7 +57,8 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
         const boxes = new Map<HTMLElement, DOMRect>()
         for (const caret of carets) {
           const label = caret.querySelector<HTMLElement>('.cm-ySelectionInfo')
-          if (label) boxes.set(caret, new DOMRect(caret.getBoundingClientRect().left, caret.getBoundingClientRect().top, label.offsetWidth, label.offsetHeight))
+          const at = caret.getBoundingClientRect()
+          if (label) boxes.set(caret, new DOMRect(at.left, at.top, label.offsetWidth, label.offsetHeight))
         }
         return { carets, boxes, active }
       },

@@ -89,7 +89,6 @@ export function peopleList (list: HTMLUListElement): (people: readonly Person[])
     all.style.right = `${Math.max(8, document.documentElement.clientWidth - button.right)}px`
   })
 
-  let shown: readonly Person[] = []
   /** Shows every header item, then hides from the end those that stick out, counting them on the button. */
   const fit = (): void => {
     const items = [...list.children] as HTMLElement[]
@@ -102,7 +101,7 @@ export function peopleList (list: HTMLUListElement): (people: readonly Person[])
       more.hidden = false
       more.textContent = `+${hidden}`
     }
-    more.setAttribute('aria-label', `Everyone here: ${shown.length} people, ${hidden} more than shown`)
+    more.setAttribute('aria-label', `Everyone here (${hidden} more)`)
   }
   // Room changes with the window and with what else the header shows (connection, save state).
   const resized = new ResizeObserver(fit)
@@ -110,10 +109,10 @@ export function peopleList (list: HTMLUListElement): (people: readonly Person[])
   if (list.parentElement) resized.observe(list.parentElement)
 
   return (people) => {
-    shown = people
     list.replaceChildren(...people.map((person) => personItem(person, 'person')))
-    list.setAttribute('aria-label', people.length === 1 ? 'Only you are here' : `${people.length} people here`)
-    heading.textContent = people.length === 1 ? 'Only you are here' : `${people.length} people here`
+    const count = people.length === 1 ? 'Only you are here' : `${people.length} people here`
+    list.setAttribute('aria-label', count)
+    heading.textContent = count
     allList.replaceChildren(...people.map((person) => personItem(person, 'person-entry')))
     fit()
   }

@@ -154,7 +154,12 @@ describe('accessibility', () => {
       expect(tooFaint(await contrasts(page)), `${colorScheme}, name dialog`).toEqual([])
       await page.screenshot({ path: `/tmp/name-dialog-${colorScheme}.png` })
       await page.keyboard.press('Escape')
-      await page.getByTestId('name-input').waitFor({ state: 'detached' }).catch(() => {})
+      await expect.poll(async () => await page.getByTestId('name-dialog').isVisible()).toBe(false)
+
+      await page.getByTestId('history').click()
+      await page.getByTestId('history-list').locator('li').first().waitFor()
+      expect(tooFaint(await contrasts(page)), `${colorScheme}, history`).toEqual([])
+      await page.getByTestId('history-close').click()
     }
   })
 
