@@ -29,6 +29,13 @@ interface LabelBox {
   readonly right: number
 }
 
+/** What one measurement reads: the cursors drawn, where they and their labels are, and who is active now. */
+interface Reading {
+  readonly carets: HTMLElement[]
+  readonly boxes: Map<HTMLElement, DOMRect>
+  readonly active: Set<string>
+}
+
 /**
  * Marks the remote cursors (y-codemirror.next's `.cm-ySelectionCaret`)
  * of people who moved or typed in the last `shownMs` (default 2.5 s)
@@ -46,7 +53,7 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
 
     const measure = {
       key: 'coedit-cursor-labels',
-      read: (): { carets: HTMLElement[], boxes: Map<HTMLElement, DOMRect>, active: Set<string> } => {
+      read: (): Reading => {
         const now = Date.now()
         const active = new Set<string>()
         for (const [clientId, { until }] of seen) {
@@ -62,7 +69,7 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
         }
         return { carets, boxes, active }
       },
-      write: ({ carets, boxes, active }: { carets: HTMLElement[], boxes: Map<HTMLElement, DOMRect>, active: Set<string> }): void => {
+      write: ({ carets, boxes, active }: Reading): void => {
         const shown: LabelBox[] = []
         for (const caret of carets) {
           const color = /background-color:\s*([^;]+)/.exec(caret.getAttribute('style') ?? '')?.[1].trim() ?? ''
