@@ -11,8 +11,8 @@ import { openDocument, relayUrl } from './collab/connection.js'
 import { keepAccess, readClaims, resolveAccess, tokenQueryParam, type AccessProblem } from './collab/access.js'
 import { VersionsClient } from './collab/versions.js'
 import { restoreText } from './collab/restore.js'
-import { loadIdentity, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
-import { publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
+import { loadIdentity, onIdentityStored, personId, randomIdentity, saveIdentity, type Identity } from './collab/identity.js'
+import { keepColourDistinct, publishIdentity, reappearOnReconnect, watchPeople } from './collab/presence.js'
 import { watchConnection, type ConnectionState } from './collab/status.js'
 import { retryOnReturn } from './collab/reconnect.js'
 import { trackSaved, type SaveState } from './collab/saved.js'
@@ -26,13 +26,14 @@ import { watchRefusal } from './collab/refusal.js'
 import { editing } from './extensions/editing.js'
 import { collaboration } from './extensions/collaboration.js'
 import { appearance } from './extensions/appearance.js'
+import { cursorLabels } from './extensions/cursor-labels.js'
 import { viewOnly } from './extensions/view-only.js'
 import { separateUndoSteps } from './extensions/undo-steps.js'
 import { connectionBadge } from './ui/connection-badge.js'
 import { savedBadge } from './ui/saved-badge.js'
 import { connectionInspector } from './ui/connection-inspector.js'
 import { refusalLabels, showRefusal } from './ui/refusal-notice.js'
-import { showPeople } from './ui/people-list.js'
+import { peopleList } from './ui/people-list.js'
 import { askIdentity } from './ui/name-dialog.js'
 import { shareOnClick } from './ui/share-dialog.js'
 import { accessProblemLabels, showAccessProblem } from './ui/access-notice.js'
@@ -112,7 +113,9 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   const fixedName = link?.name ?? null
   const kept = loadIdentity(localStorage)
   let own: Identity = kept ?? randomIdentity()
-  const publish = (): void => publishIdentity(awareness, fixedName === null ? own : { ...own, name: fixedName })
+  const person = personId(localStorage)
+  const publish = (): void => publishIdentity(awareness, fixedName === null ? own : { ...own, name: fixedName }, person)
+  keepColourDistinct(awareness)
   const useIdentity = (chosen: Identity): void => {
     own = fixedName === null ? chosen : { ...own, color: chosen.color }
     saveIdentity(localStorage, own)
@@ -120,6 +123,11 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   }
   if (fixedName === null) useIdentity(own)
   else publish()
+  // Chosen in another tab: this one shows it too (it is already stored).
+  onIdentityStored(window, localStorage, (chosen) => {
+    own = fixedName === null ? chosen : { ...own, color: chosen.color }
+    publish()
+  })
 
   const undoManager = new Y.UndoManager(text)
   const editable = new Compartment()
@@ -133,6 +141,9 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
         editing(readOnly ? 'This document is empty.' : 'Start writing… Markdown works here, and everyone with the link edits along.'),
         appearance(),
         toolbar(element('toolbar'), undoManager),
+        cursorLabels(awareness),
+        // Tab indents; the hint says how to leave the text by keyboard (Escape, then Tab).
+        EditorView.contentAttributes.of({ 'aria-describedby': 'editor-keys-hint' }),
         editable.of(readOnly ? viewOnly() : [])
       ]
     })
@@ -197,7 +208,7 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
       showStatus()
     }, copy !== null ? { restored: copy.pending, isReplay: (origin) => origin === copy.origin } : {})
   }
-  watchPeople(awareness, (people) => showPeople(element('people'), people))
+  watchPeople(awareness, peopleList(element<HTMLUListElement>('people')))
   reappearOnReconnect(provider)
   watchRefusal(provider, (refusal) => {
     // Merged again, the copy would bring back a deleted document, or be refused on every visit: its text is kept apart, to be copied.
@@ -220,11 +231,13 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   })
   provider.connect()
 
-  const editIdentity = async (title: string, cancel: string): Promise<void> => {
+  /** Asks for the name and colour, then puts the focus on `returnTo`, or in the text. */
+  const editIdentity = async (title: string, cancel: string, returnTo?: HTMLElement): Promise<void> => {
     const current = fixedName === null ? own : { ...own, name: fixedName }
     const chosen = await askIdentity(element<HTMLDialogElement>('name-dialog'), current, { title, cancel }, fixedName !== null)
     if (chosen) useIdentity(chosen)
-    view.focus()
+    if (returnTo) returnTo.focus()
+    else view.focus()
   }
   if (fixedName !== null) {
     const button = element('name-button')
@@ -234,7 +247,7 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
     if (label) label.textContent = ' Your colour'
   }
   element('name-button').addEventListener('click', () => {
-    void editIdentity(fixedName === null ? 'Your name' : 'Your colour', 'Cancel')
+    void editIdentity(fixedName === null ? 'Your name' : 'Your colour', 'Cancel', element('name-button'))
   })
 
   // Every page may share: a view link always, an edit link where it may edit; never the page's own token.

@@ -27,7 +27,8 @@ const added = Decoration.mark({ class: 'cm-history-added' })
 
 /**
  * Makes `panel` (an empty `<aside>`) the History panel, opened and closed
- * by `toggle`. It lists the versions each time it opens.
+ * by `toggle`, and closed by its Close button or Escape, which put the focus
+ * back on `toggle`. It lists the versions each time it opens.
  */
 export function historyPanel (panel: HTMLElement, toggle: HTMLButtonElement, options: HistoryPanelOptions): void {
   const heading = document.createElement('h2')
@@ -125,6 +126,8 @@ export function historyPanel (panel: HTMLElement, toggle: HTMLButtonElement, opt
     refresh().catch(fail)
   }
   const shut = (): void => {
+    // Focus inside the panel would be lost with it: it goes back to the button that opens it.
+    if (panel.contains(document.activeElement)) toggle.focus()
     preview?.destroy()
     preview = null
     selected = null
@@ -134,6 +137,9 @@ export function historyPanel (panel: HTMLElement, toggle: HTMLButtonElement, opt
   }
   toggle.addEventListener('click', () => { if (panel.hidden) open(); else shut() })
   close.addEventListener('click', shut)
+  panel.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !event.defaultPrevented) shut()
+  })
   nameForm.addEventListener('submit', (event) => {
     event.preventDefault()
     const name = nameField.value.trim()

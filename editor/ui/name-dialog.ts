@@ -1,7 +1,9 @@
 /**
  * The dialog in which a person sets the name and colour others see.
  */
-import { cleanDisplayName, maxDisplayNameLength, palette, type Identity } from '../collab/identity.js'
+import { cleanDisplayName, maxDisplayNameLength, type Identity } from '../collab/identity.js'
+import { colourName, palette } from '../collab/colours.js'
+import { paintPersonColour } from './person-colour.js'
 
 /** Words for the two occasions the dialog opens on. */
 export interface NameDialogText {
@@ -34,8 +36,16 @@ export function askIdentity (dialog: HTMLDialogElement, current: Identity, text:
   const colors = document.createElement('fieldset')
   colors.className = 'colors'
   const legend = document.createElement('legend')
-  legend.textContent = 'Your colour'
-  colors.append(legend, ...palette.map((color) => swatch(color, color === current.color)))
+  const chosenName = document.createElement('span')
+  chosenName.className = 'chosen-colour'
+  chosenName.dataset.testid = 'chosen-colour'
+  chosenName.textContent = colourName(current.color)
+  legend.append('Your colour: ', chosenName)
+  colors.append(legend, ...palette.map(({ light }) => swatch(light, light === current.color)))
+  colors.addEventListener('change', () => {
+    const color = new FormData(form).get('color')
+    if (typeof color === 'string') chosenName.textContent = colourName(color)
+  })
   const hint = document.createElement('p')
   hint.className = 'hint'
   hint.textContent = nameFixed ? 'Your link sets your name. Others see it next to your cursor.' : 'Others see this next to your cursor.'
@@ -56,26 +66,31 @@ export function askIdentity (dialog: HTMLDialogElement, current: Identity, text:
   if (nameFixed) save.focus()
   else input.select()
   return new Promise((resolve) => {
-    dialog.addEventListener('close', () => {
+    const closed = (): void => {
+      // The close event of an earlier opening, fired after this one began (reopened at once by keyboard).
+      if (dialog.open) return
+      dialog.removeEventListener('close', closed)
       const name = cleanDisplayName(input.value)
       const color = new FormData(form).get('color')
       if (dialog.returnValue !== 'save' || name === '') resolve(null)
       else resolve({ name, color: typeof color === 'string' ? color : current.color })
-    }, { once: true })
+    }
+    dialog.addEventListener('close', closed)
   })
 }
 
+/** A radio button for `color`, drawn as a round swatch in it and named in words. */
 function swatch (color: string, checked: boolean): HTMLLabelElement {
   const label = document.createElement('label')
   label.className = 'swatch'
-  label.style.backgroundColor = color
-  label.title = color
+  paintPersonColour(label, color)
+  label.title = colourName(color)
   const radio = document.createElement('input')
   radio.type = 'radio'
   radio.name = 'color'
   radio.value = color
   radio.checked = checked
-  radio.setAttribute('aria-label', `Colour ${color}`)
+  radio.setAttribute('aria-label', colourName(color))
   label.append(radio)
   return label
 }

@@ -33,7 +33,7 @@ export interface TestIdentity {
 export const people = {
   ada: { name: 'Ada', color: '#c2255c' },
   bob: { name: 'Bob', color: '#1971c2' },
-  carol: { name: 'Carol', color: '#2b8a3e' }
+  carol: { name: 'Carol', color: '#2f7d3b' }
 } satisfies Record<string, TestIdentity>
 
 
