@@ -16,7 +16,7 @@ const words: Record<SaveDisplay, (pending: number) => { readonly text: string, r
   saved: () => ({ text: 'Saved', title: 'Every change you made is stored on the server' }),
   saving: () => ({ text: 'Saving…', title: 'Some of your changes are not stored on the server yet' }),
   'on-device': (pending) => ({
-    text: `Saved on this device · ${changes(pending)} ${pending === 1 ? 'waits' : 'wait'} for the server`,
+    text: `${changes(pending)} saved on this device · waiting for the server`,
     title: 'Your changes are kept in this browser, even if you close the tab, and will sync when you\'re back online'
   }),
   waiting: (pending) => ({

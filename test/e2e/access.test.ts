@@ -258,9 +258,9 @@ describe('the editor with access control', () => {
     expect(await input.inputValue()).toBe('Grace Hopper')
     expect(await input.isEditable()).toBe(false)
     await grace.screenshot({ path: new URL('fixed-name.png', artifacts).pathname })
-    await grace.locator('.swatch', { has: grace.locator('input[value="#0c8599"]') }).click()
+    await grace.locator('.swatch', { has: grace.locator('input[value="#0b7285"]') }).click()
     await grace.getByTestId('name-save').click()
-    await other.locator('[data-testid="person"]', { hasText: 'Grace Hopper' }).locator('.avatar[style*="rgb(12, 133, 153)"]').waitFor()
+    await other.locator('[data-testid="person"][data-color="#0b7285"]', { hasText: 'Grace Hopper' }).waitFor()
     expect(await peopleNames(other)).toEqual(['Bob (you)', 'Grace Hopper'])
 
     // A name stored by an earlier visit does not override the link's.

@@ -261,7 +261,7 @@ describe('accessibility', () => {
     await relay.close()
     await waitForConnection(page, 'offline')
     await typeAtEnd(page, ' More.')
-    await waitForSaveState(page, 'saving')
+    await waitForSaveState(page, 'on-device')
     await page.getByTestId('retry').waitFor()
     const offline = await check()
     expect(offline).toMatchObject({ small: [], fonts: [], rows: 2 })

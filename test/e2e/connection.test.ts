@@ -68,7 +68,7 @@ describe('connection truth', () => {
     console.log(`offline shown ${Date.now() - stalledAt} ms after the link went silent`)
     await waitForPending(page, 3)
     await waitForSaveState(page, 'on-device')
-    expect(await page.getByTestId('saved').textContent()).toBe('Saved on this device · 3 changes wait for the server')
+    expect(await page.getByTestId('saved').textContent()).toBe('3 changes saved on this device · waiting for the server')
     expect(await page.getByTestId('save-announcer').textContent()).toContain('Offline')
     await page.screenshot({ path: '/tmp/connection-stalled.png' })
     expect(await editorText(other)).toBe('Before. ')
@@ -95,7 +95,7 @@ describe('connection truth', () => {
     await waitForConnection(page, 'offline')
     await typeAtEnd(page, ' two')
     await waitForPending(page, 4)
-    expect(await page.getByTestId('saved').textContent()).toBe('Saved on this device · 4 changes wait for the server')
+    expect(await page.getByTestId('saved').textContent()).toBe('4 changes saved on this device · waiting for the server')
     await page.screenshot({ path: '/tmp/offline-phone-dark.png' })
 
     // Back online, the page tries at once rather than when its wait (on the stopped clock) ends.

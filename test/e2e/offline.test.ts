@@ -100,7 +100,7 @@ describe('offline edits', () => {
     const reopened = await openCutOff(context, second, 'trip')
     await waitForText(reopened, 'Packed. Tickets.')
     await reopened.waitForSelector('[data-testid="saved"][data-state="on-device"][data-pending="8"]')
-    expect(await reopened.getByTestId('saved').textContent()).toBe('Saved on this device · 8 changes wait for the server')
+    expect(await reopened.getByTestId('saved').textContent()).toBe('8 changes saved on this device · waiting for the server')
     await reopened.screenshot({ path: new URL('offline-reopened.png', artifacts).pathname })
     await reopened.screenshot({ path: '/tmp/offline-reopened.png' })
     await reopened.close()
