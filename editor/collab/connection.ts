@@ -60,7 +60,11 @@ export function openDocument (name: string, serverUrl: string, options: JoinOpti
     connect: false,
     params,
     WebSocketPolyfill: outgoing.socketClass(WebSocket),
-    shouldReconnect: reconnectsAfter
+    shouldReconnect: reconnectsAfter,
+    // Each tab speaks only for itself. Over a BroadcastChannel, tabs of one browser would pass each
+    // other's presence on to the relay, which gives an id to the first connection that presents it:
+    // a closed tab would then linger for the others until its presence timed out, 30 s later.
+    disableBc: true
   })
   return { doc, text: doc.getText(textName), provider, awareness: provider.awareness, outgoing }
 }

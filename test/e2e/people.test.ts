@@ -119,6 +119,11 @@ describe('people in the editor', () => {
     await expect.poll(async () => (await entries(bob)).map(({ name, color }) => ({ name, color })), { timeout: 10_000 })
       .toEqual([{ name: 'Bob (you)', color: people.bob.color }, { name: 'Ada King', color: violet.light }])
 
+    // A closed tab leaves at once, not when its presence times out 30 s later: each tab speaks for itself only.
+    expect((await entries(bob))[1].title).toContain('2 tabs')
+    await second.close()
+    await expect.poll(async () => (await entries(bob))[1]?.title ?? '', { timeout: 10_000 }).not.toContain('2 tabs')
+    expect((await entries(bob)).map(({ name }) => name)).toEqual(['Bob (you)', 'Ada King'])
   })
 
   it("shows a cursor's name briefly after its person types, then only a flag (the name again under the pointer), and stacks names close together", async () => {
