@@ -116,18 +116,19 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   const person = personId(localStorage)
   const publish = (): void => publishIdentity(awareness, fixedName === null ? own : { ...own, name: fixedName }, person)
   keepColourDistinct(awareness)
-  const useIdentity = (chosen: Identity): void => {
+  /** Takes on `chosen`: all of it, or only its colour where the link fixes the name. */
+  const adopt = (chosen: Identity): void => {
     own = fixedName === null ? chosen : { ...own, color: chosen.color }
-    saveIdentity(localStorage, own)
     publish()
+  }
+  const useIdentity = (chosen: Identity): void => {
+    adopt(chosen)
+    saveIdentity(localStorage, own)
   }
   if (fixedName === null) useIdentity(own)
   else publish()
   // Chosen in another tab: this one shows it too (it is already stored).
-  onIdentityStored(window, localStorage, (chosen) => {
-    own = fixedName === null ? chosen : { ...own, color: chosen.color }
-    publish()
-  })
+  onIdentityStored(window, localStorage, adopt)
 
   const undoManager = new Y.UndoManager(text)
   const editable = new Compartment()
@@ -177,8 +178,10 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   let stopped: string | null = null
   const showSaveState = savedBadge(element('saved'))
   const showConnection = connectionBadge(element('status'), element<HTMLButtonElement>('retry'), () => provider.retryNow())
+  /** The connection as the page shows it: closed for good once the page stopped connecting. */
+  const shownConnection = (): ConnectionState => stopped === null ? connection : { kind: 'closed', reason: stopped }
   const showStatus = (): void => {
-    showConnection(stopped === null ? connection : { kind: 'closed', reason: stopped })
+    showConnection(shownConnection())
     // Nothing more will be stored: what is not confirmed now never will be.
     if (!readOnly) showSaveState(saveDisplay({ pending, loaded, stopped: stopped !== null, connected: connection.kind === 'connected', keptOnDevice: copy !== null }), pending)
   }
@@ -227,7 +230,7 @@ async function start (name: string, recent: RecentDocuments): Promise<void> {
   trackSyncProgress(provider, loadingProgress(element('loading-progress')))
   publishAway(awareness, window, () => !provider.wsconnected)
   connectionInspector(element('inspector'), element<HTMLButtonElement>('inspect'), {
-    traffic, heartbeat, awareness, connection: () => stopped === null ? connection : { kind: 'closed', reason: stopped }
+    traffic, heartbeat, awareness, connection: shownConnection
   })
   provider.connect()
 
