@@ -68,6 +68,10 @@ const theme = EditorView.theme({
   '.cm-ySelectionCaret[data-label-stack="1"] > .cm-ySelectionInfo': { transform: 'translateY(calc(-100% - 2px))' },
   '.cm-ySelectionCaret[data-label-stack="2"] > .cm-ySelectionInfo': { transform: 'translateY(calc(-200% - 4px))' },
   '.cm-ySelectionCaret[data-label-stack="3"] > .cm-ySelectionInfo': { transform: 'translateY(calc(-300% - 6px))' },
+  // Where there is no room above (the first line), below the line instead.
+  '.cm-ySelectionCaret[data-label-stack^="-"] > .cm-ySelectionInfo': { top: 'calc(100% + 2px)', borderRadius: '0 4px 4px 4px' },
+  '.cm-ySelectionCaret[data-label-stack="-2"] > .cm-ySelectionInfo': { transform: 'translateY(calc(100% + 2px))' },
+  '.cm-ySelectionCaret[data-label-stack="-3"] > .cm-ySelectionInfo': { transform: 'translateY(calc(200% + 4px))' },
   '.cm-ySelectionCaret[data-active] > .cm-ySelectionInfo, .cm-ySelectionCaret:hover > .cm-ySelectionInfo': { opacity: '1' },
   '@media (prefers-reduced-motion: reduce)': { '.cm-ySelectionInfo, .cm-ySelectionCaretDot': { transition: 'none' } }
 })

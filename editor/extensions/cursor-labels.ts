@@ -27,12 +27,15 @@ interface LabelBox {
   readonly top: number
   readonly left: number
   readonly right: number
+  readonly height: number
 }
 
 /** What one measurement reads: the cursors drawn, where they and their labels are, and who is active now. */
 interface Reading {
   readonly carets: HTMLElement[]
   readonly boxes: Map<HTMLElement, DOMRect>
+  /** Top of the editor's visible area: a label lifted above it would be cut off. */
+  readonly visibleTop: number
   readonly active: Set<string>
 }
 
@@ -41,7 +44,8 @@ interface Reading {
  * of people who moved or typed in the last `shownMs` (default 2.5 s)
  * with `data-active`, which shows their name, and sets `data-label-stack`
  * (1 to 3) on those whose names would overlap one shown before them on
- * the same line, which lifts them by that many label heights. It never
+ * the same line, which lifts them by that many label heights; where that
+ * would lift a name out of sight, it goes below the line instead (-1 to -3). It never
  * touches their style attribute, which holds their colour (and which the
  * appearance rules match).
  */
@@ -67,9 +71,9 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
           const at = caret.getBoundingClientRect()
           if (label) boxes.set(caret, new DOMRect(at.left, at.top, label.offsetWidth, label.offsetHeight))
         }
-        return { carets, boxes, active }
+        return { carets, boxes, active, visibleTop: view.scrollDOM.getBoundingClientRect().top }
       },
-      write: ({ carets, boxes, active }: Reading): void => {
+      write: ({ carets, boxes, active, visibleTop }: Reading): void => {
         const shown: LabelBox[] = []
         for (const caret of carets) {
           const color = /background-color:\s*([^;]+)/.exec(caret.getAttribute('style') ?? '')?.[1].trim() ?? ''
@@ -81,18 +85,23 @@ export function cursorLabels (awareness: Awareness, shownMs = 2500): Extension {
             caret.removeAttribute('data-label-stack')
             continue
           }
-          shown.push({ caret, top: box.top, left: box.left, right: box.left + box.width })
+          shown.push({ caret, top: box.top, left: box.left, right: box.left + box.width, height: box.height })
         }
         // Left to right on each line, each label takes the lowest level free of overlaps.
         shown.sort((a, b) => a.top - b.top || a.left - b.left)
         const levels = new Map<LabelBox, number>()
+        // A label that would rise out of sight (names on the first line, say) goes below the line instead.
         for (const label of shown) {
           const taken = new Set(shown.filter((other) => levels.has(other) && Math.abs(other.top - label.top) < 2 && other.right + 4 > label.left).map((other) => levels.get(other)))
           let level = 0
           while (taken.has(level)) level++
+          if (level > 0 && label.top - (Math.min(level, maxStack) + 1) * (label.height + 2) < visibleTop) {
+            level = -1
+            while (taken.has(level)) level--
+          }
           levels.set(label, level)
           if (level === 0) label.caret.removeAttribute('data-label-stack')
-          else label.caret.setAttribute('data-label-stack', String(Math.min(level, maxStack)))
+          else label.caret.setAttribute('data-label-stack', String(Math.sign(level) * Math.min(Math.abs(level), maxStack)))
         }
       }
     }

@@ -154,6 +154,31 @@ describe('people in the editor', () => {
     await expect.poll(async () => (await labels()).some((label) => label.opacity === '1'), { timeout: 5000 }).toBe(true)
   })
 
+  it('puts a name below the line where lifting it would take it out of sight, on the first line', async () => {
+    const relay = await startEditorRelay()
+    const page = await openEditor(await newProfile(browser(), people.ada, { viewport: { width: 800, height: 600 } }), relay, 'first-line')
+    const writers = [
+      await openEditor(await newProfile(browser(), people.bob), relay, 'first-line'),
+      await openEditor(await newProfile(browser(), people.carol), relay, 'first-line'),
+      await openEditor(await newProfile(browser(), { name: 'Dan', color: palette[3].light }), relay, 'first-line')
+    ]
+    /** The active names on `page`: how each is placed, and whether its label is inside the editor's visible area. */
+    const shown = async (): Promise<Array<{ stack: string | null, visible: boolean }>> => await page.evaluate(`(() => {
+      const top = document.querySelector('.cm-scroller').getBoundingClientRect().top
+      return [...document.querySelectorAll('.cm-ySelectionCaret[data-active]')].map((caret) => ({
+        stack: caret.getAttribute('data-label-stack'),
+        visible: caret.querySelector('.cm-ySelectionInfo').getBoundingClientRect().top >= top
+      }))
+    })()`)
+    // Three people type at the end of the first line at once: three names at one spot, with room above for two.
+    await expect.poll(async () => {
+      await Promise.all(writers.map((writer, i) => typeAtEnd(writer, 'xyz'[i])))
+      const labels = await shown()
+      return labels.length === 3 && labels.some((label) => label.stack?.startsWith('-') === true)
+    }, { timeout: 20_000 }).toBe(true)
+    expect((await shown()).every((label) => label.visible)).toBe(true)
+  })
+
   it('shows someone away dimmed with "(away)", and yields a colour to an editor that keeps its own', async () => {
     const relay = await startEditorRelay()
     const page = await openEditor(await newProfile(browser(), people.ada), relay, 'away')
