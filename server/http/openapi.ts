@@ -1,6 +1,7 @@
 /**
  * The document API's contract as an OpenAPI 3.1 document, served at
- * `/api/openapi.json`. Written next to the routes in `documents-api.ts` and `versions-api.ts`;
+ * `/api/openapi.json`. Written next to the routes in `documents-api.ts`, `versions-api.ts`
+ * and `document-exists.ts`;
  * the integration test checks that every route is listed here.
  */
 import { apiErrorStatus, type ApiErrorCode } from './api-errors.js'
@@ -149,6 +150,22 @@ export const openApiDocument = {
           },
           ...documentErrors,
           409: errorResponse('`conflict`: it was deleted or restored at the same moment; try again.')
+        }
+      }
+    },
+    '/api/exists/{name}': {
+      parameters: [nameParameter],
+      get: {
+        operationId: 'documentExists',
+        summary: 'Whether a document exists (open now, or stored and not deleted), so a mistyped name is not taken for a new document. Any token that opens the name; none on an open server.',
+        responses: {
+          200: {
+            description: 'The answer.',
+            content: { 'application/json': { schema: { type: 'object', required: ['exists'], properties: { exists: { type: 'boolean' } } } } }
+          },
+          400: errorResponse('`bad-request`: the name breaks the naming rule.'),
+          ...authErrors,
+          503: errorResponse('`unavailable`: this store cannot tell which documents it holds.')
         }
       }
     },

@@ -342,6 +342,7 @@ it('serves an OpenAPI 3.1 document that lists every route and error code', async
     'GET /api/documents/{name}/text',
     'GET /api/documents/{name}/versions',
     'GET /api/documents/{name}/versions/{id}/text',
+    'GET /api/exists/{name}',
     'POST /api/documents/{name}/restore',
     'POST /api/documents/{name}/versions',
     'POST /api/documents/{name}/versions/{id}/restore',
