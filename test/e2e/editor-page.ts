@@ -149,3 +149,13 @@ export async function storedText (store: DocStore, name: string): Promise<string
     doc.destroy()
   }
 }
+
+/** An init script that counts, in the page, every WebSocket it creates, in `window.socketsMade`. */
+export const countSockets = `
+  window.socketsMade = 0
+  window.WebSocket = class extends WebSocket {
+    constructor (...args) {
+      super(...args)
+      window.socketsMade++
+    }
+  }`

@@ -12,7 +12,7 @@ import { createTokenAuthority } from '../../server/auth/tokens.js'
 import { startTestRelay } from '../helpers/relay.js'
 import { artifacts, useBrowser } from './browser.js'
 import {
-  documentUrl, newProfile, openedBefore, people, openEditor, startEditorRelay, storedText, typeAtEnd,
+  countSockets, documentUrl, newProfile, openedBefore, people, openEditor, startEditorRelay, storedText, typeAtEnd,
   waitForConnection, waitForSaveState, waitForText
 } from './editor-page.js'
 
@@ -90,16 +90,6 @@ async function asksBeforeLeaving (page: Page): Promise<boolean> {
   page.off('dialog', onDialog)
   return asked
 }
-
-/** Counts, in the page, every WebSocket it creates, in `window.socketsMade`. */
-const countSockets = `
-  window.socketsMade = 0
-  window.WebSocket = class extends WebSocket {
-    constructor (...args) {
-      super(...args)
-      window.socketsMade++
-    }
-  }`
 
 describe('saved covers deletions', () => {
   it('says "Saving…" and asks before leaving while a deletion is not stored, and "Saved" once it is', async () => {

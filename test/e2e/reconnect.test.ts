@@ -18,23 +18,13 @@ import { createMemoryStore } from '../../server/storage/memory.js'
 import { backoffCeilingMs, longHiddenMs } from '../../editor/collab/backoff.js'
 import { artifacts, useBrowser } from './browser.js'
 import {
-  documentUrl, openedBefore, newProfile, people, startEditorRelay, typeAtEnd,
+  countSockets, documentUrl, openedBefore, newProfile, people, startEditorRelay, typeAtEnd,
   waitForConnection, waitForSaveState
 } from './editor-page.js'
 
 const { ada, bob } = people
 
 const browser = useBrowser()
-
-/** Counts, in the page, every WebSocket it creates, in `window.socketsMade`. */
-const countSockets = `
-  window.socketsMade = 0
-  window.WebSocket = class extends WebSocket {
-    constructor (...args) {
-      super(...args)
-      window.socketsMade++
-    }
-  }`
 
 /** The number of WebSockets `page` has created. */
 async function socketsMade (page: Page): Promise<number> {
